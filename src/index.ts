@@ -1,0 +1,11 @@
+/** wskit: RFC 6455 WebSockets for Node.js with an async API. */
+export * from './errors.js';
+export { Connection, type ConnectionInit } from './node/connection.js';
+export { serve, attach, Server, type Handler, type HttpResponse, type RouteMatch, type ServerOptions } from './node/server.js';
+export { connect, parseWebSocketUrl, type ConnectOptions, type WebSocketUrl } from './node/client.js';
+export type { Message, SendData, RequestInfo, ConnectionOptions } from './node/types.js';
+export type { MessageCodec, ServerExtension, ClientExtension } from './node/message-codec.js';
+export { CloseCode, Opcode, closeCodeName } from './protocol/opcodes.js';
+export { encodeFrame } from './protocol/frame.js';
+export { State } from './protocol/protocol.js';
+export { HttpHeaders } from './protocol/http11.js';

@@ -1,0 +1,532 @@
+import { isUtf8 } from 'node:buffer';
+import type { Duplex } from 'node:stream';
+import { ConnectionClosedError, ConnectionClosedOK, InvalidState, TimeoutError, type CloseInfo } from '../errors.js';
+import type { ClosePayload } from '../protocol/close.js';
+import { Opcode } from '../protocol/opcodes.js';
+import { Protocol, State, type ProtocolHandler, type Side } from '../protocol/protocol.js';
+import type { MessageCodec } from './message-codec.js';
+import { MessageQueue } from './message-queue.js';
+import type { ConnectionOptions, Message, RequestInfo, SendData } from './types.js';
+
+const kConnection = Symbol('wskit.connection');
+type OwnedSocket = Duplex & { [kConnection]?: Connection; remoteAddress?: string };
+
+const RESOLVED: Promise<void> = Promise.resolve();
+const OK_CODES = new Set([1000, 1001, 1005]);
+
+/** Settings of one connection, as the server or client built it. */
+export interface ConnectionInit extends ConnectionOptions {
+  /** The subprotocol agreed in the handshake. */
+  subprotocol?: string | null;
+  /** The request that opened a server-side connection. */
+  request?: RequestInfo;
+  /** The per-message extension negotiated, if any. */
+  codec?: MessageCodec | null;
+  /** The extensions header agreed, for display. */
+  extensions?: string;
+  /** Bytes received after the handshake, to be parsed first. */
+  head?: Buffer;
+}
+
+interface PendingPing {
+  payload: Buffer;
+  sentAt: number;
+  resolve: (rtt: number) => void;
+  reject: (error: Error) => void;
+}
+
+/**
+ * One WebSocket connection over a Node socket: `await send()`, `await recv()`,
+ * `for await (const msg of ws)`, `await ping()`, `await close()`.
+ *
+ * Received bytes go to the Sans-I/O {@link Protocol}; its events come back
+ * here. Writes made in one turn of the event loop are corked together, so a
+ * burst of sends costs one system call.
+ */
+export class Connection implements ProtocolHandler, AsyncIterable<Message> {
+  /** Which end of the connection this is. */
+  readonly side: Side;
+  /** The subprotocol agreed during the handshake, or null. */
+  readonly subprotocol: string | null;
+  /** The negotiated `Sec-WebSocket-Extensions` value ('' if none). */
+  readonly extensions: string;
+  /** The HTTP request that opened the connection (server side). */
+  readonly request: RequestInfo | undefined;
+  /** Path parameters filled in by a router, e.g. `{ status: 'on' }` for `/light/{status}`. */
+  params: Record<string, string> = {};
+  /** A slot for application data attached to this connection. */
+  data: unknown = undefined;
+  /** Round-trip time of the last answered ping, in ms (0 until one is answered). */
+  latency = 0;
+  /** Resolves when the TCP connection is closed, with the close code and reason received. */
+  readonly closed: Promise<CloseInfo>;
+
+  private readonly socket: OwnedSocket;
+  private readonly protocol: Protocol;
+  private readonly queue: MessageQueue;
+  private readonly codec: MessageCodec | null;
+  private readonly writeLimit: number;
+  private readonly closeTimeout: number;
+  private readonly pingInterval: number | null;
+  private readonly pingTimeout: number | null;
+  private corked = false;
+  private drainWaiter: Promise<void> | null = null;
+  private drainResolve: (() => void) | null = null;
+  private closeInfo: CloseInfo | null = null;
+  private resolveClosed!: (info: CloseInfo) => void;
+  private transportError: Error | null = null;
+  private closeTimer: NodeJS.Timeout | null = null;
+  private keepaliveTimer: NodeJS.Timeout | null = null;
+  private pings: PendingPing[] = [];
+  private inbound: Promise<void> | null = null;
+  private outbound: Promise<void> | null = null;
+  private fragmenting: Promise<void> | null = null;
+
+  constructor(socket: Duplex, side: Side, init: ConnectionInit = {}) {
+    this.side = side;
+    this.socket = socket as OwnedSocket;
+    this.subprotocol = init.subprotocol ?? null;
+    this.extensions = init.extensions ?? '';
+    this.request = init.request;
+    this.codec = init.codec ?? null;
+    this.writeLimit = init.writeLimit ?? 64 * 1024;
+    this.closeTimeout = init.closeTimeout ?? 10_000;
+    this.pingInterval = init.pingInterval === undefined ? 20_000 : init.pingInterval;
+    this.pingTimeout = init.pingTimeout === undefined ? 20_000 : init.pingTimeout;
+    this.protocol = new Protocol(side, this, {
+      maxMessageSize: init.maxMessageSize,
+      maxFragments: init.maxFragments,
+      rsv1Allowed: this.codec !== null,
+    });
+    this.queue = new MessageQueue(init.maxQueue ?? 16, () => this.socket.pause(), () => this.socket.resume());
+    this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
+
+    this.socket[kConnection] = this;
+    this.socket.on('data', onSocketData);
+    this.socket.on('end', onSocketEnd);
+    this.socket.on('close', onSocketClose);
+    this.socket.on('error', onSocketError);
+    this.socket.on('drain', onSocketDrain);
+    (this.socket as { setNoDelay?: (v: boolean) => void }).setNoDelay?.(true);
+    if (init.head !== undefined && init.head.length > 0) this.protocol.receiveData(init.head);
+    this.scheduleKeepalive();
+  }
+
+  /** The browser-style state: 0 CONNECTING, 1 OPEN, 2 CLOSING, 3 CLOSED. */
+  get readyState(): State {
+    return this.closeInfo !== null ? State.CLOSED : this.protocol.state === State.CLOSED ? State.CLOSING : this.protocol.state;
+  }
+
+  /** The peer's IP address. */
+  get remoteAddress(): string | undefined {
+    return this.request?.remoteAddress ?? this.socket.remoteAddress;
+  }
+
+  /** Bytes written but not yet handed to the operating system. */
+  get bufferedAmount(): number {
+    return this.socket.writableLength;
+  }
+
+  /** The close code received (1006 if none), once closed; else undefined. */
+  get closeCode(): number | undefined {
+    return this.closeInfo?.code;
+  }
+
+  /** The close reason received, once closed; else undefined. */
+  get closeReason(): string | undefined {
+    return this.closeInfo?.reason;
+  }
+
+  // ---- sending -------------------------------------------------------------
+
+  /**
+   * Sends a message: a string as text, bytes as binary, an iterable or async
+   * iterable of chunks as one fragmented message. Resolves once the data is
+   * handed to the socket and the socket's buffer is below `writeLimit`, so a
+   * fast producer is paced by a slow peer.
+   */
+  send(data: SendData): Promise<void> {
+    if (this.protocol.state !== State.OPEN) return Promise.reject(this.closedError());
+    if (this.fragmenting !== null) return this.fragmenting.then(() => this.send(data));
+    let payload: string | Uint8Array;
+    if (typeof data === 'string' || data instanceof Uint8Array) payload = data;
+    else if (data instanceof ArrayBuffer) payload = new Uint8Array(data);
+    else if (ArrayBuffer.isView(data)) payload = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    else return this.sendFragmented(data);
+    const binary = typeof payload !== 'string';
+    if (this.codec !== null || this.outbound !== null) return this.sendThroughCodec(payload, binary);
+    if (binary) this.protocol.sendBinary(payload as Uint8Array);
+    else this.protocol.sendText(payload);
+    return this.drained();
+  }
+
+  private sendThroughCodec(payload: string | Uint8Array, binary: boolean): Promise<void> {
+    const codec = this.codec;
+    const bytes = typeof payload === 'string' ? Buffer.from(payload) : toBuffer(payload);
+    const opcode = binary ? Opcode.BINARY : Opcode.TEXT;
+    if (codec === null || !codec.shouldEncode(bytes.length)) {
+      if (this.outbound === null) {
+        this.protocol.sendFrame(opcode, bytes, true, false);
+        return this.drained();
+      }
+      return this.chainOutbound(async () => this.protocol.sendFrame(opcode, bytes, true, false));
+    }
+    // Compression is asynchronous; later sends queue behind it so messages keep their order.
+    return this.chainOutbound(async () => {
+      const encoded = await codec.encode(bytes);
+      if (this.protocol.state === State.OPEN) this.protocol.sendFrame(opcode, encoded, true, true);
+    });
+  }
+
+  private chainOutbound(step: () => Promise<void>): Promise<void> {
+    const previous = this.outbound ?? RESOLVED;
+    const current = previous.then(step).then(() => this.drained());
+    const tail = current.catch(() => undefined);
+    this.outbound = tail;
+    void tail.then(() => {
+      if (this.outbound === tail) this.outbound = null;
+    });
+    return current;
+  }
+
+  private sendFragmented(chunks: Iterable<string | Uint8Array> | AsyncIterable<string | Uint8Array>): Promise<void> {
+    // Frames of one message must not interleave with other messages' frames: later sends wait.
+    const sending = this.sendChunks(chunks);
+    const done = sending.then(noop, noop);
+    this.fragmenting = done;
+    void done.then(() => {
+      if (this.fragmenting === done) this.fragmenting = null;
+    });
+    return sending.then(() => this.drained());
+  }
+
+  private async sendChunks(chunks: Iterable<string | Uint8Array> | AsyncIterable<string | Uint8Array>): Promise<void> {
+    if (this.outbound !== null) await this.outbound;
+    let messageOpcode = -1;
+    let pending: string | Uint8Array | null = null;
+    let first = true;
+    for await (const chunk of chunks as AsyncIterable<string | Uint8Array>) {
+      const chunkOpcode = typeof chunk === 'string' ? Opcode.TEXT : Opcode.BINARY;
+      if (messageOpcode === -1) messageOpcode = chunkOpcode;
+      else if (messageOpcode !== chunkOpcode) throw new TypeError('all chunks of a fragmented message must be of one type');
+      if (pending !== null) {
+        this.protocol.sendFrame(first ? messageOpcode : Opcode.CONTINUATION, pending, false);
+        first = false;
+        await this.drained();
+      }
+      pending = chunk;
+    }
+    if (pending === null) return;
+    this.protocol.sendFrame(first ? messageOpcode : Opcode.CONTINUATION, pending, true);
+  }
+
+  /** Writes a pre-encoded frame (from `encodeFrame`); used by broadcast. Returns false if not open. */
+  sendEncoded(frame: Buffer): boolean {
+    if (this.protocol.state !== State.OPEN || this.fragmenting !== null || this.outbound !== null) return false;
+    this.protocol.sendEncoded(frame);
+    return true;
+  }
+
+  private drained(): Promise<void> {
+    if (this.socket.writableLength <= this.writeLimit) return RESOLVED;
+    if (this.drainWaiter === null) {
+      this.drainWaiter = new Promise((resolve) => (this.drainResolve = resolve));
+    }
+    return this.drainWaiter;
+  }
+
+  /** @internal Socket 'drain'. */
+  handleDrain(): void {
+    const resolve = this.drainResolve;
+    this.drainWaiter = null;
+    this.drainResolve = null;
+    resolve?.();
+  }
+
+  /**
+   * Sends a ping and resolves with the round-trip time in ms when the pong
+   * arrives. A pong also answers every earlier ping (RFC 6455 §5.5.3).
+   */
+  ping(data?: string | Uint8Array): Promise<number> {
+    if (this.protocol.state !== State.OPEN) return Promise.reject(this.closedError());
+    let payload: Buffer;
+    if (data === undefined) {
+      payload = Buffer.allocUnsafe(4);
+      globalThis.crypto.getRandomValues(payload);
+    } else {
+      payload = typeof data === 'string' ? Buffer.from(data) : toBuffer(data);
+    }
+    if (this.pings.some((p) => p.payload.equals(payload))) {
+      return Promise.reject(new InvalidState('a ping with the same payload is already waiting for its pong'));
+    }
+    return new Promise((resolve, reject) => {
+      this.pings.push({ payload, sentAt: performance.now(), resolve, reject });
+      this.protocol.sendPing(payload);
+    });
+  }
+
+  /** Sends an unsolicited pong (a one-way heartbeat). */
+  pong(data: string | Uint8Array = Buffer.alloc(0)): Promise<void> {
+    if (this.protocol.state !== State.OPEN) return Promise.reject(this.closedError());
+    this.protocol.sendPong(typeof data === 'string' ? Buffer.from(data) : data);
+    return this.drained();
+  }
+
+  // ---- receiving -----------------------------------------------------------
+
+  /** Waits for the next message. Rejects with ConnectionClosedOK/Error once the connection is closed. */
+  recv(): Promise<Message> {
+    const message = this.queue.shift();
+    if (message !== undefined) return Promise.resolve(message);
+    if (this.closeInfo !== null) return Promise.reject(this.closedError());
+    if (this.queue.waiting) return Promise.reject(new InvalidState('recv() is already waiting for a message'));
+    return this.queue.wait();
+  }
+
+  /** Iterates over messages until the connection closes; a normal close ends the loop, an error throws. */
+  async *[Symbol.asyncIterator](): AsyncIterator<Message> {
+    for (;;) {
+      let message = this.queue.shift();
+      if (message === undefined) {
+        try {
+          message = await this.recv();
+        } catch (error) {
+          if (error instanceof ConnectionClosedOK) return;
+          throw error;
+        }
+      }
+      yield message;
+    }
+  }
+
+  // ---- closing -------------------------------------------------------------
+
+  /**
+   * Performs the closing handshake (RFC 6455 §7) and waits until the TCP
+   * connection is closed, dropping it after `closeTimeout`.
+   */
+  async close(code = 1000, reason = ''): Promise<CloseInfo> {
+    if (this.protocol.state === State.OPEN) {
+      this.protocol.sendClose(code, reason);
+      this.armCloseTimer();
+    }
+    return this.closed;
+  }
+
+  /** Closes the TCP connection at once, without a closing handshake. */
+  terminate(): void {
+    this.socket.destroy();
+  }
+
+  /** Fails the connection with `code` (e.g. 1011 for an internal error) and drops it. */
+  fail(code: number, reason: string): void {
+    if (this.closeInfo !== null) return;
+    this.protocol.fail(code, reason);
+  }
+
+  private armCloseTimer(): void {
+    if (this.closeTimer !== null) return;
+    this.closeTimer = setTimeout(onCloseTimeout, this.closeTimeout, this);
+    this.closeTimer.unref();
+  }
+
+  private closedError(): Error {
+    const info = this.closeInfo ?? {
+      code: this.protocol.closeReceived?.code ?? 1006,
+      reason: this.protocol.closeReceived?.reason ?? '',
+      wasClean: false,
+    };
+    if (this.closeInfo === null && this.protocol.state === State.OPEN) {
+      return new InvalidState('connection is not open');
+    }
+    const sent = this.protocol.closeSent;
+    const received = this.protocol.closeReceived;
+    if (sent !== null && received !== null && OK_CODES.has(sent.code) && OK_CODES.has(received.code)) {
+      return new ConnectionClosedOK(info);
+    }
+    return new ConnectionClosedError(info, { cause: this.protocol.failure ?? this.transportError ?? undefined });
+  }
+
+  // ---- keepalive -----------------------------------------------------------
+
+  private scheduleKeepalive(): void {
+    if (this.pingInterval === null || this.pingInterval <= 0) return;
+    this.keepaliveTimer = setTimeout(onKeepalive, this.pingInterval, this);
+    this.keepaliveTimer.unref();
+  }
+
+  /** @internal Keepalive timer: ping, and fail with 1011 if no pong comes in time. */
+  keepalive(): void {
+    if (this.protocol.state !== State.OPEN) return;
+    const ping = this.ping();
+    ping.catch(() => undefined);
+    if (this.pingTimeout !== null && this.pingTimeout > 0) {
+      const timer = setTimeout(() => {
+        if (this.protocol.state === State.OPEN || this.protocol.state === State.CLOSING) {
+          this.transportError = new TimeoutError('keepalive ping timeout');
+          this.fail(1011, 'keepalive ping timeout');
+          this.armCloseTimer();
+        }
+      }, this.pingTimeout);
+      timer.unref();
+      ping.then(
+        () => {
+          clearTimeout(timer);
+          this.scheduleKeepalive();
+        },
+        () => clearTimeout(timer),
+      );
+    } else {
+      this.scheduleKeepalive();
+    }
+  }
+
+  // ---- ProtocolHandler -----------------------------------------------------
+
+  /** @internal */
+  onWrite(data: Buffer): void {
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(uncork, this);
+    }
+    this.socket.write(data);
+  }
+
+  /** @internal */
+  uncork(): void {
+    this.corked = false;
+    this.socket.uncork();
+  }
+
+  /** @internal */
+  onMessage(data: Buffer, binary: boolean, compressed: boolean): void {
+    if (!compressed && this.inbound === null) {
+      this.queue.push(binary ? data : data.toString('utf8'));
+      return;
+    }
+    // Decoding is asynchronous; later messages wait for it so order is kept.
+    const codec = this.codec;
+    const step = async (): Promise<void> => {
+      let bytes = data;
+      if (compressed) {
+        if (codec === null) return;
+        try {
+          bytes = await codec.decode(data, this.protocol.messageSizeLimit);
+        } catch (error) {
+          const e = error as { closeCode?: number; message: string };
+          this.protocol.fail(e.closeCode ?? 1007, e.message);
+          return;
+        }
+        if (!binary && !isUtf8(bytes)) {
+          this.protocol.fail(1007, 'invalid UTF-8 in text message');
+          return;
+        }
+      }
+      if (this.protocol.failure === null) this.queue.push(binary ? bytes : bytes.toString('utf8'));
+    };
+    const previous = this.inbound ?? RESOLVED;
+    const tail = previous.then(step);
+    this.inbound = tail;
+    void tail.then(() => {
+      if (this.inbound === tail) this.inbound = null;
+    });
+  }
+
+  /** @internal */
+  onPing(_payload: Buffer): void {}
+
+  /** @internal */
+  onPong(payload: Buffer): void {
+    const index = this.pings.findIndex((p) => p.payload.equals(payload));
+    if (index === -1) return;
+    const now = performance.now();
+    const answered = this.pings.splice(0, index + 1);
+    for (const ping of answered) ping.resolve(now - ping.sentAt);
+    this.latency = now - answered[answered.length - 1]!.sentAt;
+  }
+
+  /** @internal */
+  onCloseFrame(_close: ClosePayload): void {
+    // Client side: wait for the server to close TCP, but not forever (§7.1.1).
+    this.armCloseTimer();
+  }
+
+  /** @internal */
+  onEnd(): void {
+    this.socket.end();
+    this.armCloseTimer();
+  }
+
+  // ---- socket events -------------------------------------------------------
+
+  /** @internal */
+  handleData(chunk: Buffer): void {
+    this.protocol.receiveData(chunk);
+  }
+
+  /** @internal */
+  handleEnd(): void {
+    this.protocol.receiveEof();
+  }
+
+  /** @internal */
+  handleError(error: Error): void {
+    this.transportError ??= error;
+  }
+
+  /** @internal */
+  handleClose(): void {
+    if (this.closeInfo !== null) return;
+    const received = this.protocol.closeReceived;
+    this.protocol.receiveEof();
+    const info: CloseInfo = {
+      code: received?.code ?? 1006,
+      reason: received?.reason ?? '',
+      wasClean: received !== null && this.protocol.closeSent !== null,
+    };
+    this.closeInfo = info;
+    if (this.closeTimer !== null) clearTimeout(this.closeTimer);
+    if (this.keepaliveTimer !== null) clearTimeout(this.keepaliveTimer);
+    this.codec?.close();
+    const error = this.closedError();
+    for (const ping of this.pings) ping.reject(error);
+    this.pings = [];
+    this.handleDrain();
+    this.queue.abort(error);
+    this.socket[kConnection] = undefined;
+    this.resolveClosed(info);
+  }
+}
+
+function noop(): void {}
+
+function toBuffer(data: Uint8Array): Buffer {
+  return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+}
+
+// Listeners are shared functions, not per-connection closures (memory per idle connection).
+function onSocketData(this: OwnedSocket, chunk: Buffer): void {
+  this[kConnection]?.handleData(chunk);
+}
+function onSocketEnd(this: OwnedSocket): void {
+  this[kConnection]?.handleEnd();
+}
+function onSocketClose(this: OwnedSocket): void {
+  this[kConnection]?.handleClose();
+}
+function onSocketError(this: OwnedSocket, error: Error): void {
+  this[kConnection]?.handleError(error);
+}
+function onSocketDrain(this: OwnedSocket): void {
+  this[kConnection]?.handleDrain();
+}
+function uncork(connection: Connection): void {
+  connection.uncork();
+}
+function onCloseTimeout(connection: Connection): void {
+  connection.terminate();
+}
+function onKeepalive(connection: Connection): void {
+  connection.keepalive();
+}

@@ -1,0 +1,39 @@
+/**
+ * The seam between a connection and a per-message extension such as
+ * permessage-deflate (RFC 7692): compressed messages pass through a codec,
+ * everything else bypasses it. Implementations serialise their own work.
+ */
+export interface MessageCodec {
+  /** Decodes a received message whose first frame had RSV1 set; rejects with PayloadTooBig past `maxSize`. */
+  decode(data: Buffer, maxSize: number): Promise<Buffer>;
+  /** Whether an outgoing message of `size` bytes should be encoded (e.g. above a threshold). */
+  shouldEncode(size: number): boolean;
+  /** Encodes an outgoing message; the result is sent with RSV1 set. */
+  encode(data: Buffer): Promise<Buffer>;
+  /** Releases resources (zlib contexts) when the connection closes. */
+  close(): void;
+}
+
+import type { ExtensionOffer } from '../protocol/extension-header.js';
+
+/** Server side of an extension's negotiation (RFC 6455 §9). */
+export interface ServerExtension {
+  /** The extension token, e.g. `permessage-deflate`. */
+  readonly name: string;
+  /**
+   * Chooses among the client's offers for this extension (in its order of
+   * preference); returns the answer to send and the codec, or null to decline.
+   * Throws to reject the handshake (400) on a malformed offer.
+   */
+  accept(offers: ExtensionOffer[]): { answer: ExtensionOffer; codec: MessageCodec } | null;
+}
+
+/** Client side of an extension's negotiation. */
+export interface ClientExtension {
+  /** The extension token. */
+  readonly name: string;
+  /** The offers to send, in order of preference. */
+  offers(): ExtensionOffer[];
+  /** Checks the server's answer; throws NegotiationError if it is not one we could have offered. */
+  accept(answer: ExtensionOffer): MessageCodec;
+}

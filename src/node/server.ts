@@ -1,0 +1,349 @@
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
+import net, { type AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import tls from 'node:tls';
+import { formatExtensions, type ExtensionOffer } from '../protocol/extension-header.js';
+import {
+  acceptResponse,
+  splitTarget,
+  UPGRADE_REQUIRED_HEADERS,
+  validateUpgradeRequest,
+  type UpgradeRequest,
+} from '../protocol/handshake.js';
+import {
+  HttpHeadError,
+  HttpHeadReader,
+  HttpHeaders,
+  parseRequestHead,
+  serializeResponse,
+  type HttpLimits,
+  type HttpRequestHead,
+} from '../protocol/http11.js';
+import { ConnectionClosed } from '../errors.js';
+import { Connection } from './connection.js';
+import type { MessageCodec, ServerExtension } from './message-codec.js';
+import type { ConnectionOptions, RequestInfo } from './types.js';
+
+/** A connection handler: runs for the connection's lifetime; when it returns, the connection is closed (1000). */
+export type Handler = (ws: Connection) => void | Promise<void>;
+
+/** An HTTP response a hook returns to answer a request instead of upgrading it. */
+export interface HttpResponse {
+  /** The status code, e.g. 401 or 200. */
+  status: number;
+  /** Response headers. */
+  headers?: Record<string, string> | Array<[string, string]>;
+  /** Response body. */
+  body?: string | Uint8Array;
+}
+
+/** What a route lookup returns: the handler to run and the path parameters. */
+export interface RouteMatch {
+  /** The handler for this path. */
+  handler: Handler;
+  /** Named path parameters. */
+  params: Record<string, string>;
+}
+
+/** Options of {@link serve} and {@link attach}. */
+export interface ServerOptions extends ConnectionOptions {
+  /** Interface to listen on. Default: all interfaces (like ws and Python websockets). */
+  host?: string;
+  /** Port to listen on; 0 picks a free one (see `server.address()`). Default 0. */
+  port?: number;
+  /** TLS certificate and key (and any `tls.createServer` option) to serve wss://. */
+  tls?: tls.TlsOptions;
+  /** Subprotocols supported, in order of preference, or a function choosing among those offered. */
+  subprotocols?: string[] | ((offered: string[], request: RequestInfo) => string | null);
+  /** Allowed Origin values (exact strings or regexps; `null` admits requests without Origin); others get 403. */
+  origins?: Array<string | RegExp | null>;
+  /** Inspects a request before the handshake; returning a response sends it instead of upgrading (auth, health checks). */
+  processRequest?: (request: RequestInfo) => HttpResponse | undefined | void | Promise<HttpResponse | undefined | void>;
+  /** Maps a request to a handler and path parameters; null rejects it with 404 (see `router()`). */
+  route?: (request: RequestInfo) => RouteMatch | null;
+  /** Extensions this server can negotiate (permessage-deflate). */
+  extensions?: ServerExtension[];
+  /** Time allowed from TCP accept to the end of the handshake, in ms. Default 10,000. */
+  handshakeTimeout?: number;
+  /** Limits on the HTTP request head. */
+  httpLimits?: HttpLimits;
+  /** Where handler errors are reported. Default `console`; null silences them. */
+  logger?: Pick<Console, 'error'> | null;
+}
+
+/**
+ * A WebSocket server: created by {@link serve} (listening on its own port) or
+ * {@link attach} (sharing an existing http/https server).
+ */
+export class Server {
+  /** Open connections. */
+  readonly connections = new Set<Connection>();
+  private readonly handler: Handler;
+  private readonly options: ServerOptions;
+  private readonly pending = new Set<Duplex>();
+  private listener: net.Server | null = null;
+  private closing = false;
+
+  constructor(handler: Handler, options: ServerOptions = {}) {
+    this.handler = handler;
+    this.options = options;
+  }
+
+  /** Starts listening on `options.host`/`options.port`. */
+  async listen(): Promise<this> {
+    const onSocket = (socket: net.Socket) => this.acceptSocket(socket);
+    const listener = this.options.tls ? tls.createServer(this.options.tls, onSocket) : net.createServer(onSocket);
+    if (this.options.tls) listener.on('tlsClientError', (_error, socket) => socket.destroy());
+    this.listener = listener;
+    await new Promise<void>((resolve, reject) => {
+      listener.once('error', reject);
+      listener.listen(this.options.port ?? 0, this.options.host, () => {
+        listener.off('error', reject);
+        resolve();
+      });
+    });
+    return this;
+  }
+
+  /** The address listened on, or null when attached to another server. */
+  address(): AddressInfo | null {
+    const address = this.listener?.address();
+    return address && typeof address === 'object' ? address : null;
+  }
+
+  /** The ws:// or wss:// URL of this server (loopback-friendly), when listening. */
+  get url(): string {
+    const address = this.address();
+    if (address === null) throw new Error('server is not listening');
+    let host = address.address;
+    if (host === '::' || host === '0.0.0.0') host = 'localhost';
+    else if (host.includes(':')) host = `[${host}]`;
+    return `${this.options.tls ? 'wss' : 'ws'}://${host}:${address.port}`;
+  }
+
+  /**
+   * Takes over an HTTP upgrade from Node's http server: use it in a
+   * `server.on('upgrade', ...)` listener to share a port with Express, Fastify or Hono.
+   */
+  handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const headers = new HttpHeaders();
+    const raw = request.rawHeaders;
+    for (let i = 0; i + 1 < raw.length; i += 2) headers.append(raw[i]!, raw[i + 1]!);
+    const requestHead: HttpRequestHead = {
+      method: request.method ?? 'GET',
+      target: request.url ?? '/',
+      version: `HTTP/${request.httpVersion}`,
+      headers,
+    };
+    this.pending.add(socket);
+    socket.on('error', noop);
+    const timer = this.handshakeTimer(socket);
+    void this.upgrade(socket, requestHead, head, request.socket.remoteAddress, timer);
+  }
+
+  private handshakeTimer(socket: Duplex): NodeJS.Timeout {
+    const timer = setTimeout(() => socket.destroy(), this.options.handshakeTimeout ?? 10_000);
+    timer.unref();
+    return timer;
+  }
+
+  private acceptSocket(socket: net.Socket): void {
+    if (this.closing) {
+      socket.destroy();
+      return;
+    }
+    this.pending.add(socket);
+    socket.on('error', noop);
+    socket.once('close', () => this.pending.delete(socket));
+    const timer = this.handshakeTimer(socket);
+    const reader = new HttpHeadReader(true, this.options.httpLimits);
+    const onData = (chunk: Buffer): void => {
+      let complete: { head: Buffer; rest: Buffer } | null;
+      let head: HttpRequestHead;
+      try {
+        complete = reader.push(chunk);
+        if (complete === null) return;
+        socket.pause();
+        socket.off('data', onData);
+        head = parseRequestHead(complete.head);
+      } catch (error) {
+        socket.off('data', onData);
+        this.reject(socket, error as Error, timer);
+        return;
+      }
+      void this.upgrade(socket, head, complete.rest, socket.remoteAddress, timer);
+    };
+    socket.on('data', onData);
+  }
+
+  private reject(socket: Duplex, error: Error, timer: NodeJS.Timeout): void {
+    const status = error instanceof HttpHeadError ? error.status : 400;
+    const headers: Array<[string, string]> = [['Content-Type', 'text/plain; charset=utf-8'], ['Connection', 'close']];
+    if (status === 426) headers.push(...UPGRADE_REQUIRED_HEADERS);
+    this.respond(socket, { status, headers, body: `Failed to open a WebSocket connection: ${error.message}.\n` }, timer);
+  }
+
+  private respond(socket: Duplex, response: HttpResponse, timer: NodeJS.Timeout): void {
+    clearTimeout(timer);
+    this.pending.delete(socket);
+    const headers = Array.isArray(response.headers) ? response.headers : Object.entries(response.headers ?? {});
+    if (!headers.some(([name]) => name.toLowerCase() === 'connection')) headers.push(['Connection', 'close']);
+    try {
+      socket.end(serializeResponse(response.status, headers, response.body ?? ''));
+    } catch {
+      socket.destroy();
+      return;
+    }
+    // Don't wait forever for the peer to read the response.
+    setTimeout(() => socket.destroy(), 1000).unref();
+  }
+
+  private async upgrade(
+    socket: Duplex,
+    head: HttpRequestHead,
+    rest: Buffer,
+    remoteAddress: string | undefined,
+    timer: NodeJS.Timeout,
+  ): Promise<void> {
+    const options = this.options;
+    let request: RequestInfo;
+    let upgrade: UpgradeRequest;
+    let route: RouteMatch | null;
+    try {
+      const { path, query } = splitTarget(head.target);
+      request = { path, query, target: head.target, headers: head.headers, remoteAddress };
+      if (options.processRequest) {
+        const response = await options.processRequest(request);
+        if (response) {
+          this.respond(socket, response, timer);
+          return;
+        }
+      }
+      upgrade = validateUpgradeRequest(head);
+      if (options.origins && !originAllowed(head.headers.getAll('origin'), options.origins)) {
+        this.respond(socket, { status: 403, body: 'Failed to open a WebSocket connection: origin not allowed.\n' }, timer);
+        return;
+      }
+      route = options.route ? options.route(request) : { handler: this.handler, params: {} };
+      if (route === null) {
+        this.respond(socket, { status: 404, body: 'Failed to open a WebSocket connection: no route for this path.\n' }, timer);
+        return;
+      }
+    } catch (error) {
+      if (!(error instanceof HttpHeadError)) options.logger !== null && (options.logger ?? console).error(error);
+      this.reject(socket, error as Error, timer);
+      return;
+    }
+    if (socket.destroyed || this.closing) {
+      socket.destroy();
+      return;
+    }
+    let protocol: string | null = null;
+    const offered = upgrade.protocols;
+    if (typeof options.subprotocols === 'function') protocol = options.subprotocols(offered, request);
+    else if (options.subprotocols) protocol = options.subprotocols.find((p) => offered.includes(p)) ?? null;
+    if (protocol !== null && !offered.includes(protocol)) protocol = null;
+
+    let codec: MessageCodec | null = null;
+    const answers: ExtensionOffer[] = [];
+    try {
+      for (const extension of options.extensions ?? []) {
+        const offers = upgrade.extensions.filter((offer) => offer.name === extension.name);
+        if (offers.length === 0 || codec !== null) continue;
+        const accepted = extension.accept(offers);
+        if (accepted) {
+          answers.push(accepted.answer);
+          codec = accepted.codec;
+        }
+      }
+    } catch (error) {
+      this.reject(socket, new HttpHeadError(400, (error as Error).message), timer);
+      return;
+    }
+    clearTimeout(timer);
+    this.pending.delete(socket);
+    socket.off('error', noop);
+    socket.write(acceptResponse(upgrade.key, protocol, answers));
+    const ws = new Connection(socket, 'server', {
+      ...options,
+      subprotocol: protocol,
+      request,
+      codec,
+      extensions: formatExtensions(answers),
+      head: rest,
+    });
+    ws.params = route.params;
+    socket.resume();
+    this.run(ws, route.handler);
+  }
+
+  private run(ws: Connection, handler: Handler): void {
+    this.connections.add(ws);
+    void ws.closed.then(() => this.connections.delete(ws));
+    const logger = this.options.logger === undefined ? console : this.options.logger;
+    Promise.resolve()
+      .then(() => handler(ws))
+      .then(
+        () => ws.close(1000),
+        (error: unknown) => {
+          // The peer closing (even with an error code) is not the handler's failure.
+          if (error instanceof ConnectionClosed) return;
+          logger?.error('wskit: connection handler failed:', error);
+          return ws.close(1011, 'internal error');
+        },
+      )
+      .catch(noop);
+  }
+
+  /**
+   * Stops accepting connections, closes every open one with `code` (1001,
+   * going away) and waits until all are closed (each within `closeTimeout`).
+   */
+  async close(code = 1001, reason = ''): Promise<void> {
+    this.closing = true;
+    const listening = this.listener;
+    const stopped = listening ? new Promise<void>((resolve) => listening.close(() => resolve())) : Promise.resolve();
+    for (const socket of this.pending) socket.destroy();
+    this.pending.clear();
+    await Promise.all([...this.connections].map((ws) => ws.close(code, reason).catch(noop)));
+    await stopped;
+  }
+}
+
+function originAllowed(origins: string[], allowed: Array<string | RegExp | null>): boolean {
+  if (origins.length > 1) return false;
+  const origin = origins[0];
+  if (origin === undefined) return allowed.includes(null);
+  return allowed.some((rule) =>
+    rule === null ? false : typeof rule === 'string' ? rule === origin : fullMatch(rule, origin),
+  );
+}
+
+function fullMatch(pattern: RegExp, value: string): boolean {
+  const match = new RegExp(pattern.source, pattern.flags.replace('g', '')).exec(value);
+  return match !== null && match.index === 0 && match[0].length === value.length;
+}
+
+function noop(): void {}
+
+/**
+ * Starts a WebSocket server that runs `handler(ws)` for each connection.
+ *
+ * ```ts
+ * const server = await serve(async (ws) => { for await (const msg of ws) await ws.send(msg); }, { port: 8765 });
+ * ```
+ */
+export async function serve(handler: Handler, options: ServerOptions = {}): Promise<Server> {
+  return new Server(handler, options).listen();
+}
+
+/**
+ * Serves WebSocket upgrades on an existing `http.Server` or `https.Server`
+ * (Express, Fastify, Hono...), sharing its port. Other requests are untouched.
+ */
+export function attach(httpServer: HttpServer | HttpsServer, handler: Handler, options: ServerOptions = {}): Server {
+  const server = new Server(handler, options);
+  httpServer.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => server.handleUpgrade(request, socket, head));
+  return server;
+}

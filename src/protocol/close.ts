@@ -1,0 +1,37 @@
+import { isValidWireCloseCode } from './opcodes.js';
+import { isValidUtf8 } from './utf8.js';
+import { ProtocolError } from '../errors.js';
+
+/** A parsed close frame payload. */
+export interface ClosePayload {
+  /** The status code, or 1005 when the frame carried none. */
+  code: number;
+  /** The reason, possibly empty. */
+  reason: string;
+}
+
+/** Parses a received close payload (RFC 6455 §5.5.1); throws ProtocolError on an invalid one. */
+export function parseClosePayload(payload: Buffer): ClosePayload {
+  if (payload.length === 0) return { code: 1005, reason: '' };
+  if (payload.length === 1) throw new ProtocolError('close frame with a 1-byte payload', 1002);
+  const code = payload.readUInt16BE(0);
+  if (!isValidWireCloseCode(code)) throw new ProtocolError(`invalid close code ${code}`, 1002);
+  const reasonBytes = payload.subarray(2);
+  if (!isValidUtf8(reasonBytes)) throw new ProtocolError('invalid UTF-8 in close reason', 1007);
+  return { code, reason: reasonBytes.toString('utf8') };
+}
+
+/** Serializes a close payload; 1005 means "no status" and gives an empty payload. */
+export function serializeClosePayload(code: number, reason: string): Buffer {
+  if (code === 1005) {
+    if (reason !== '') throw new TypeError('a close without a status code cannot carry a reason');
+    return Buffer.alloc(0);
+  }
+  if (!isValidWireCloseCode(code)) throw new RangeError(`invalid close code ${code}`);
+  const reasonLength = Buffer.byteLength(reason);
+  if (reasonLength > 123) throw new RangeError('close reason must be at most 123 bytes of UTF-8');
+  const payload = Buffer.allocUnsafe(2 + reasonLength);
+  payload.writeUInt16BE(code, 0);
+  payload.write(reason, 2, 'utf8');
+  return payload;
+}

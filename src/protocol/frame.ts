@@ -1,0 +1,90 @@
+import { applyMask } from './mask.js';
+
+/** Length of a frame header for a payload of `length` bytes. */
+export function frameHeaderLength(length: number, masked: boolean): number {
+  return (length < 126 ? 2 : length < 65536 ? 4 : 10) + (masked ? 4 : 0);
+}
+
+/**
+ * Writes a frame header (RFC 6455 §5.2) at the start of `out`; returns its
+ * length. With a `maskKey`, the key is written last, as the RFC orders it.
+ */
+export function writeFrameHeader(
+  out: Uint8Array,
+  opcode: number,
+  fin: boolean,
+  rsv1: boolean,
+  length: number,
+  maskKey: Uint8Array | null,
+): number {
+  out[0] = (fin ? 0x80 : 0) | (rsv1 ? 0x40 : 0) | opcode;
+  const maskBit = maskKey === null ? 0 : 0x80;
+  let at: number;
+  if (length < 126) {
+    out[1] = maskBit | length;
+    at = 2;
+  } else if (length < 65536) {
+    out[1] = maskBit | 126;
+    out[2] = length >>> 8;
+    out[3] = length & 0xff;
+    at = 4;
+  } else {
+    out[1] = maskBit | 127;
+    const high = Math.floor(length / 0x100000000);
+    const low = length >>> 0;
+    out[2] = 0;
+    out[3] = 0;
+    out[4] = (high >>> 8) & 0xff;
+    out[5] = high & 0xff;
+    out[6] = low >>> 24;
+    out[7] = (low >>> 16) & 0xff;
+    out[8] = (low >>> 8) & 0xff;
+    out[9] = low & 0xff;
+    at = 10;
+  }
+  if (maskKey !== null) {
+    out[at] = maskKey[0]!;
+    out[at + 1] = maskKey[1]!;
+    out[at + 2] = maskKey[2]!;
+    out[at + 3] = maskKey[3]!;
+    at += 4;
+  }
+  return at;
+}
+
+/**
+ * Encodes one whole frame into a single buffer. Server frames are unmasked,
+ * so the same bytes can be written to many connections (broadcast).
+ */
+export function encodeFrame(
+  opcode: number,
+  payload: Uint8Array | string,
+  fin = true,
+  rsv1 = false,
+  maskKey: Uint8Array | null = null,
+): Buffer {
+  const isString = typeof payload === 'string';
+  const length = isString ? Buffer.byteLength(payload) : payload.length;
+  const out = Buffer.allocUnsafe(frameHeaderLength(length, maskKey !== null) + length);
+  const at = writeFrameHeader(out, opcode, fin, rsv1, length, maskKey);
+  if (isString) out.write(payload, at, 'utf8');
+  else out.set(payload, at);
+  if (maskKey !== null) applyMask(out.subarray(at), maskKey, 0);
+  return out;
+}
+
+/** Fills 4-byte mask keys from a pooled CSPRNG (RFC 6455 §10.3: keys must be unpredictable). */
+export class MaskKeySource {
+  private readonly pool = new Uint8Array(4096);
+  private offset = 4096;
+  /** Returns a fresh 4-byte key (a view into the pool, valid until the next call). */
+  next(): Uint8Array {
+    if (this.offset === this.pool.length) {
+      globalThis.crypto.getRandomValues(this.pool);
+      this.offset = 0;
+    }
+    const key = this.pool.subarray(this.offset, this.offset + 4);
+    this.offset += 4;
+    return key;
+  }
+}

@@ -1,0 +1,214 @@
+/**
+ * The opening handshake (RFC 6455 §4) as pure functions: building and
+ * checking requests and responses. No I/O; the callers read and write bytes.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { formatExtensions, parseExtensions, type ExtensionOffer } from './extension-header.js';
+import { HttpHeadError, HttpHeaders, serializeResponse, type HttpRequestHead, type HttpResponseHead } from './http11.js';
+import { InvalidHeader, InvalidStatus, NegotiationError } from '../errors.js';
+
+/** The GUID every Sec-WebSocket-Accept is derived with (§1.3). */
+export const WEBSOCKET_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
+
+/** `Sec-WebSocket-Accept` for a key: base64(SHA-1(key + GUID)). */
+export function computeAccept(key: string): string {
+  return createHash('sha1').update(key + WEBSOCKET_GUID).digest('base64');
+}
+
+/** A fresh `Sec-WebSocket-Key`: 16 random bytes, base64. */
+export function generateKey(): string {
+  return randomBytes(16).toString('base64');
+}
+
+/** Splits a comma-separated header value into trimmed, non-empty items (no regex: CVE-2021-32640). */
+export function parseList(value: string | undefined): string[] {
+  if (value === undefined) return [];
+  const out: string[] = [];
+  for (const item of value.split(',')) {
+    const trimmed = item.trim();
+    if (trimmed !== '') out.push(trimmed);
+  }
+  return out;
+}
+
+function hasToken(value: string | undefined, token: string): boolean {
+  return parseList(value).some((item) => item.toLowerCase() === token);
+}
+
+/** Whether `key` is base64 of exactly 16 bytes (§4.1 item 7). */
+export function isValidKey(key: string): boolean {
+  if (key.length !== 24 || !key.endsWith('==')) return false;
+  for (let i = 0; i < 22; i++) {
+    const c = key.charCodeAt(i);
+    const ok = (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 43 || c === 47;
+    if (!ok) return false;
+  }
+  return true;
+}
+
+/** A WebSocket upgrade request that passed validation. */
+export interface UpgradeRequest {
+  /** The request head. */
+  head: HttpRequestHead;
+  /** The path without the query string, e.g. `/chat`. */
+  path: string;
+  /** The query parameters. */
+  query: URLSearchParams;
+  /** Sec-WebSocket-Key. */
+  key: string;
+  /** Subprotocols offered, in the client's order of preference. */
+  protocols: string[];
+  /** Extensions offered. */
+  extensions: ExtensionOffer[];
+}
+
+/**
+ * Checks a request head against §4.2.1. Throws HttpHeadError with the status
+ * to answer (400, 405, 426 with the version header) when it is not a valid
+ * WebSocket upgrade.
+ */
+export function validateUpgradeRequest(head: HttpRequestHead): UpgradeRequest {
+  const { headers } = head;
+  if (head.method !== 'GET') throw new HttpHeadError(405, `WebSocket upgrade requires GET, not ${head.method}`);
+  if (head.version !== 'HTTP/1.1') throw new HttpHeadError(400, 'WebSocket upgrade requires HTTP/1.1');
+  if (headers.getAll('host').length !== 1) throw new HttpHeadError(400, 'missing or repeated Host header');
+  if (!hasToken(headers.get('upgrade'), 'websocket')) throw new HttpHeadError(426, 'missing "Upgrade: websocket" header');
+  if (!hasToken(headers.get('connection'), 'upgrade')) throw new HttpHeadError(426, 'missing "Connection: Upgrade" header');
+  const keys = headers.getAll('sec-websocket-key');
+  if (keys.length !== 1 || !isValidKey(keys[0]!)) throw new HttpHeadError(400, 'missing or invalid Sec-WebSocket-Key');
+  const versions = headers.getAll('sec-websocket-version');
+  if (versions.length !== 1 || versions[0] !== '13') throw new HttpHeadError(426, 'unsupported Sec-WebSocket-Version (13 is)');
+  let extensions: ExtensionOffer[];
+  try {
+    extensions = headers.getAll('sec-websocket-extensions').flatMap(parseExtensions);
+  } catch (error) {
+    throw new HttpHeadError(400, (error as Error).message);
+  }
+  const { path, query } = splitTarget(head.target);
+  return { head, path, query, key: keys[0]!, protocols: parseList(headers.get('sec-websocket-protocol')), extensions };
+}
+
+/** Splits a request target into path and query. */
+export function splitTarget(target: string): { path: string; query: URLSearchParams } {
+  const q = target.indexOf('?');
+  let path = q === -1 ? target : target.slice(0, q);
+  // An absolute-form target (proxies) carries scheme and authority.
+  if (!path.startsWith('/')) {
+    try {
+      path = new URL(path).pathname;
+    } catch {
+      throw new HttpHeadError(400, 'malformed request target');
+    }
+  }
+  return { path, query: new URLSearchParams(q === -1 ? '' : target.slice(q + 1)) };
+}
+
+/** The extra headers a 426 must carry (§4.4). */
+export const UPGRADE_REQUIRED_HEADERS: Array<[string, string]> = [
+  ['Upgrade', 'websocket'],
+  ['Connection', 'Upgrade'],
+  ['Sec-WebSocket-Version', '13'],
+];
+
+/** Serializes the 101 response accepting an upgrade. */
+export function acceptResponse(
+  key: string,
+  protocol: string | null,
+  extensions: ExtensionOffer[],
+  extraHeaders: Iterable<[string, string]> = [],
+): Buffer {
+  const headers: Array<[string, string]> = [
+    ['Upgrade', 'websocket'],
+    ['Connection', 'Upgrade'],
+    ['Sec-WebSocket-Accept', computeAccept(key)],
+  ];
+  if (protocol !== null) headers.push(['Sec-WebSocket-Protocol', protocol]);
+  if (extensions.length > 0) headers.push(['Sec-WebSocket-Extensions', formatExtensions(extensions)]);
+  for (const header of extraHeaders) headers.push(header);
+  return serializeResponse(101, headers);
+}
+
+/** What the client asks for in its upgrade request. */
+export interface UpgradeRequestOptions {
+  /** Host header value (host[:port]). */
+  host: string;
+  /** Request target: path and query. */
+  target: string;
+  /** Sec-WebSocket-Key, from {@link generateKey}. */
+  key: string;
+  /** Subprotocols to offer. */
+  protocols?: string[];
+  /** Extensions to offer. */
+  extensions?: ExtensionOffer[];
+  /** Origin header, if any. */
+  origin?: string;
+  /** More headers. */
+  headers?: Iterable<[string, string]>;
+}
+
+/** Serializes the client's upgrade request (§4.1). */
+export function buildUpgradeRequest(options: UpgradeRequestOptions): Buffer {
+  let head = `GET ${options.target} HTTP/1.1\r\nHost: ${options.host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n`;
+  head += `Sec-WebSocket-Key: ${options.key}\r\nSec-WebSocket-Version: 13\r\n`;
+  if (options.protocols && options.protocols.length > 0) head += `Sec-WebSocket-Protocol: ${options.protocols.join(', ')}\r\n`;
+  if (options.extensions && options.extensions.length > 0) {
+    head += `Sec-WebSocket-Extensions: ${formatExtensions(options.extensions)}\r\n`;
+  }
+  if (options.origin !== undefined) head += `Origin: ${options.origin}\r\n`;
+  for (const [name, value] of options.headers ?? []) {
+    if (/[\r\n]/.test(name) || /[\r\n]/.test(value)) throw new TypeError(`invalid header ${name}`);
+    head += `${name}: ${value}\r\n`;
+  }
+  return Buffer.from(head + '\r\n', 'latin1');
+}
+
+/** What the server agreed to, from a valid 101 response. */
+export interface UpgradeResponse {
+  /** The subprotocol the server chose, or null. */
+  protocol: string | null;
+  /** The extensions the server accepted. */
+  extensions: ExtensionOffer[];
+  /** The response headers. */
+  headers: HttpHeaders;
+}
+
+/**
+ * Checks the server's response against §4.1 (status 101, Upgrade, Connection,
+ * Accept) and that any subprotocol it chose was offered. Extension answers are
+ * returned for the caller to check against what it offered.
+ */
+export function validateUpgradeResponse(
+  head: HttpResponseHead,
+  key: string,
+  offeredProtocols: string[],
+  body: Buffer = Buffer.alloc(0),
+): UpgradeResponse {
+  const { headers } = head;
+  if (head.status !== 101) {
+    throw new InvalidStatus({
+      status: head.status,
+      statusText: head.statusText,
+      headers: new Map(Object.entries(headers.toJSON())),
+      body,
+    });
+  }
+  if (!hasToken(headers.get('upgrade'), 'websocket')) throw new InvalidHeader('Upgrade', 'missing "Upgrade: websocket" in response');
+  if (!hasToken(headers.get('connection'), 'upgrade')) throw new InvalidHeader('Connection', 'missing "Connection: Upgrade" in response');
+  const accept = headers.getAll('sec-websocket-accept');
+  if (accept.length !== 1 || accept[0] !== computeAccept(key)) {
+    throw new InvalidHeader('Sec-WebSocket-Accept', 'invalid Sec-WebSocket-Accept');
+  }
+  const protocols = parseList(headers.get('sec-websocket-protocol'));
+  if (protocols.length > 1) throw new NegotiationError('server chose more than one subprotocol');
+  const protocol = protocols[0] ?? null;
+  if (protocol !== null && !offeredProtocols.includes(protocol)) {
+    throw new NegotiationError(`server chose subprotocol ${protocol}, which was not offered`);
+  }
+  let extensions: ExtensionOffer[];
+  try {
+    extensions = headers.getAll('sec-websocket-extensions').flatMap(parseExtensions);
+  } catch (error) {
+    throw new NegotiationError((error as Error).message);
+  }
+  return { protocol, extensions, headers };
+}

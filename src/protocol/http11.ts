@@ -1,0 +1,284 @@
+/**
+ * Bounded HTTP/1.1 message heads, enough for the WebSocket opening handshake
+ * (RFC 9112 §2–5). The reader never holds more than `maxHeadSize` bytes, and
+ * parsing is a single linear pass: no regular expressions on untrusted input.
+ */
+
+/** Limits applied while reading an HTTP head. */
+export interface HttpLimits {
+  /** Longest request line or header line, in bytes (414 / 431 beyond). Default 8 KiB. */
+  maxLineLength?: number;
+  /** Most header lines (431 beyond). Default 128. */
+  maxHeaders?: number;
+  /** Most bytes in the whole head (431 beyond). Default 64 KiB. */
+  maxHeadSize?: number;
+}
+
+/** Defaults of {@link HttpLimits}, as Python websockets. */
+export const DEFAULT_HTTP_LIMITS: Required<HttpLimits> = {
+  maxLineLength: 8192,
+  maxHeaders: 128,
+  maxHeadSize: 65536,
+};
+
+/** An HTTP head that could not be accepted; `status` is the response it deserves. */
+export class HttpHeadError extends Error {
+  /** The HTTP status to reply with (400, 414, 431, 505...). */
+  readonly status: number;
+  constructor(status: number, message: string) {
+    super(message);
+    this.name = 'HttpHeadError';
+    this.status = status;
+  }
+}
+
+/** Header fields with case-insensitive names. Backed by a Map, so names like `__proto__` are plain keys. */
+export class HttpHeaders {
+  private readonly fields = new Map<string, string[]>();
+  /** The fields in the order received, names as sent. */
+  readonly raw: Array<[string, string]> = [];
+
+  /** Builds headers from name/value pairs or a plain record. */
+  static from(init?: Iterable<[string, string]> | Record<string, string | string[]>): HttpHeaders {
+    const headers = new HttpHeaders();
+    if (init === undefined) return headers;
+    const pairs: Iterable<[string, string | string[]]> = Symbol.iterator in init
+      ? (init as Iterable<[string, string]>)
+      : Object.entries(init as Record<string, string | string[]>);
+    for (const [name, value] of pairs) {
+      if (Array.isArray(value)) for (const v of value) headers.append(name, v);
+      else headers.append(name, value);
+    }
+    return headers;
+  }
+
+  /** Adds a field. */
+  append(name: string, value: string): void {
+    const key = name.toLowerCase();
+    const list = this.fields.get(key);
+    if (list === undefined) this.fields.set(key, [value]);
+    else list.push(value);
+    this.raw.push([name, value]);
+  }
+
+  /** The value of a field; repeated fields are joined with ", " (RFC 9110 §5.3). */
+  get(name: string): string | undefined {
+    const list = this.fields.get(name.toLowerCase());
+    if (list === undefined) return undefined;
+    return list.length === 1 ? list[0] : list.join(', ');
+  }
+
+  /** Every value of a field, in order. */
+  getAll(name: string): string[] {
+    return this.fields.get(name.toLowerCase()) ?? [];
+  }
+
+  /** Whether a field is present. */
+  has(name: string): boolean {
+    return this.fields.has(name.toLowerCase());
+  }
+
+  /** Number of field lines. */
+  get size(): number {
+    return this.raw.length;
+  }
+
+  /** A plain object of lowercase names to joined values (for logging or JSON). */
+  toJSON(): Record<string, string> {
+    const out: Record<string, string> = Object.create(null);
+    for (const key of this.fields.keys()) out[key] = this.get(key)!;
+    return out;
+  }
+}
+
+/** A parsed request head. */
+export interface HttpRequestHead {
+  /** The method, e.g. `GET`. */
+  method: string;
+  /** The request target as sent, e.g. `/chat?room=1`. */
+  target: string;
+  /** `HTTP/1.1` or `HTTP/1.0`. */
+  version: string;
+  /** The header fields. */
+  headers: HttpHeaders;
+}
+
+/** A parsed response head. */
+export interface HttpResponseHead {
+  /** The status code. */
+  status: number;
+  /** The reason phrase. */
+  statusText: string;
+  /** The version, e.g. `HTTP/1.1`. */
+  version: string;
+  /** The header fields. */
+  headers: HttpHeaders;
+}
+
+/**
+ * Accumulates bytes until a complete head (ending in CRLF CRLF) has arrived,
+ * enforcing the limits as the bytes come in. `push` returns the head and the
+ * bytes after it once complete, or null while more is needed; it throws
+ * {@link HttpHeadError} as soon as a limit is crossed.
+ */
+export class HttpHeadReader {
+  private readonly limits: Required<HttpLimits>;
+  private readonly isRequest: boolean;
+  private readonly parts: Buffer[] = [];
+  private total = 0;
+  private lineLength = 0;
+  private lines = 0;
+  private previous = 0;
+
+  constructor(isRequest: boolean, limits: HttpLimits = {}) {
+    this.isRequest = isRequest;
+    this.limits = { ...DEFAULT_HTTP_LIMITS, ...limits };
+  }
+
+  /** Feeds bytes; returns the complete head and leftover bytes, or null if more are needed. */
+  push(chunk: Buffer): { head: Buffer; rest: Buffer } | null {
+    const { maxLineLength, maxHeaders, maxHeadSize } = this.limits;
+    for (let i = 0; i < chunk.length; i++) {
+      const byte = chunk[i]!;
+      if (byte === 0x0a) {
+        if (this.previous !== 0x0d) throw new HttpHeadError(400, 'bare LF in HTTP head');
+        if (this.lineLength === 1) {
+          const end = i + 1;
+          this.parts.push(chunk.subarray(0, end));
+          const head = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts);
+          return { head, rest: chunk.subarray(end) };
+        }
+        this.lines++;
+        if (this.lines > maxHeaders + 1) throw new HttpHeadError(431, `more than ${maxHeaders} header fields`);
+        this.lineLength = 0;
+      } else {
+        this.lineLength++;
+        if (this.lineLength > maxLineLength + 1) {
+          throw this.lines === 0
+            ? new HttpHeadError(this.isRequest ? 414 : 400, `request line longer than ${maxLineLength} bytes`)
+            : new HttpHeadError(431, `header line longer than ${maxLineLength} bytes`);
+        }
+      }
+      this.previous = byte;
+      if (++this.total > maxHeadSize) throw new HttpHeadError(431, `HTTP head larger than ${maxHeadSize} bytes`);
+    }
+    this.parts.push(chunk);
+    return null;
+  }
+}
+
+const TOKEN = new Uint8Array(128);
+for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") TOKEN[c.charCodeAt(0)] = 1;
+
+/** Whether `s` is an RFC 9110 token. */
+export function isToken(s: string): boolean {
+  if (s.length === 0) return false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 128 || TOKEN[c] === 0) return false;
+  }
+  return true;
+}
+
+function isValidFieldValue(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if ((c < 0x20 && c !== 0x09) || c === 0x7f) return false;
+  }
+  return true;
+}
+
+function trimOws(s: string): string {
+  let start = 0;
+  let end = s.length;
+  while (start < end && (s.charCodeAt(start) === 0x20 || s.charCodeAt(start) === 0x09)) start++;
+  while (end > start && (s.charCodeAt(end - 1) === 0x20 || s.charCodeAt(end - 1) === 0x09)) end--;
+  return s.slice(start, end);
+}
+
+function parseFields(lines: string[]): HttpHeaders {
+  const headers = new HttpHeaders();
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i]!;
+    if (line === '') continue;
+    const first = line.charCodeAt(0);
+    if (first === 0x20 || first === 0x09) throw new HttpHeadError(400, 'obsolete line folding in header');
+    const colon = line.indexOf(':');
+    if (colon <= 0) throw new HttpHeadError(400, 'malformed header line');
+    const name = line.slice(0, colon);
+    if (!isToken(name)) throw new HttpHeadError(400, `invalid header name ${JSON.stringify(name.slice(0, 40))}`);
+    const value = trimOws(line.slice(colon + 1));
+    if (!isValidFieldValue(value)) throw new HttpHeadError(400, `invalid value in header ${name}`);
+    headers.append(name, value);
+  }
+  return headers;
+}
+
+/** Parses a complete request head as returned by {@link HttpHeadReader}. */
+export function parseRequestHead(head: Buffer): HttpRequestHead {
+  const lines = head.toString('latin1').split('\r\n');
+  const requestLine = lines[0]!;
+  const sp1 = requestLine.indexOf(' ');
+  const sp2 = requestLine.indexOf(' ', sp1 + 1);
+  if (sp1 <= 0 || sp2 <= sp1 + 1 || requestLine.indexOf(' ', sp2 + 1) !== -1) {
+    throw new HttpHeadError(400, 'malformed request line');
+  }
+  const method = requestLine.slice(0, sp1);
+  const target = requestLine.slice(sp1 + 1, sp2);
+  const version = requestLine.slice(sp2 + 1);
+  if (!isToken(method)) throw new HttpHeadError(400, 'malformed request method');
+  if (!version.startsWith('HTTP/1.')) {
+    throw new HttpHeadError(version.startsWith('HTTP/') ? 505 : 400, `unsupported HTTP version ${version.slice(0, 16)}`);
+  }
+  return { method, target, version, headers: parseFields(lines) };
+}
+
+/** Parses a complete response head as returned by {@link HttpHeadReader}. */
+export function parseResponseHead(head: Buffer): HttpResponseHead {
+  const lines = head.toString('latin1').split('\r\n');
+  const statusLine = lines[0]!;
+  const sp1 = statusLine.indexOf(' ');
+  const version = sp1 > 0 ? statusLine.slice(0, sp1) : '';
+  if (!version.startsWith('HTTP/1.')) throw new HttpHeadError(400, 'malformed status line');
+  const rest = statusLine.slice(sp1 + 1);
+  const sp2 = rest.indexOf(' ');
+  const codeText = sp2 === -1 ? rest : rest.slice(0, sp2);
+  const status = Number(codeText);
+  if (codeText.length !== 3 || !Number.isInteger(status) || status < 100) {
+    throw new HttpHeadError(400, 'malformed status code');
+  }
+  return { status, statusText: sp2 === -1 ? '' : rest.slice(sp2 + 1), version, headers: parseFields(lines) };
+}
+
+const STATUS_TEXT: Record<number, string> = {
+  101: 'Switching Protocols', 200: 'OK', 204: 'No Content', 301: 'Moved Permanently', 302: 'Found',
+  400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed',
+  408: 'Request Timeout', 414: 'URI Too Long', 426: 'Upgrade Required', 429: 'Too Many Requests',
+  431: 'Request Header Fields Too Large', 500: 'Internal Server Error', 503: 'Service Unavailable',
+  505: 'HTTP Version Not Supported',
+};
+
+/** The standard reason phrase of a status code. */
+export function statusText(status: number): string {
+  return STATUS_TEXT[status] ?? 'Unknown';
+}
+
+/** Serializes a response head (and body) into bytes. */
+export function serializeResponse(
+  status: number,
+  headers: Iterable<[string, string]> = [],
+  body?: string | Uint8Array,
+): Buffer {
+  let head = `HTTP/1.1 ${status} ${statusText(status)}\r\n`;
+  let hasLength = false;
+  for (const [name, value] of headers) {
+    if (!isToken(name) || !isValidFieldValue(value)) throw new TypeError(`invalid response header ${name}`);
+    if (name.toLowerCase() === 'content-length') hasLength = true;
+    head += `${name}: ${value}\r\n`;
+  }
+  const bodyBytes = body === undefined ? null : typeof body === 'string' ? Buffer.from(body) : body;
+  if (bodyBytes !== null && !hasLength) head += `Content-Length: ${bodyBytes.length}\r\n`;
+  head += '\r\n';
+  const headBytes = Buffer.from(head, 'latin1');
+  return bodyBytes === null ? headBytes : Buffer.concat([headBytes, bodyBytes]);
+}

@@ -1,0 +1,434 @@
+import { ByteAccumulator } from './byte-accumulator.js';
+import { parseClosePayload, serializeClosePayload, type ClosePayload } from './close.js';
+import { encodeFrame, frameHeaderLength, MaskKeySource, writeFrameHeader } from './frame.js';
+import { applyMask } from './mask.js';
+import { Opcode } from './opcodes.js';
+import { isValidUtf8, Utf8Validator } from './utf8.js';
+import { InvalidState, PayloadTooBig, ProtocolError } from '../errors.js';
+
+/** Which end of the connection this is. Clients mask their frames; servers must not. */
+export type Side = 'server' | 'client';
+
+/** Connection states, numbered like the browser's `readyState`. */
+export const State = { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 } as const;
+/** One of {@link State}'s values. */
+export type State = (typeof State)[keyof typeof State];
+
+/** What the protocol reports to, and asks of, the layer that does I/O. */
+export interface ProtocolHandler {
+  /** Bytes to write to the transport, in order. */
+  onWrite(data: Buffer): void;
+  /** A complete message. Text has been validated as UTF-8 unless `compressed`. */
+  onMessage(data: Buffer, binary: boolean, compressed: boolean): void;
+  /** A ping arrived (the pong is already written). */
+  onPing(payload: Buffer): void;
+  /** A pong arrived. */
+  onPong(payload: Buffer): void;
+  /** The peer's close frame arrived (the echo, if due, is already written). */
+  onCloseFrame(close: ClosePayload): void;
+  /** The transport should be closed now: the handshake is complete or the connection failed. */
+  onEnd(): void;
+}
+
+/** Limits and negotiated features of one connection. */
+export interface ProtocolOptions {
+  /** Largest message accepted, in bytes (after decompression, checked by the layer that inflates). */
+  maxMessageSize?: number;
+  /** Most frames one message may be split into. */
+  maxFragments?: number;
+  /** Whether RSV1 may be set on the first frame of a message (permessage-deflate negotiated). */
+  rsv1Allowed?: boolean;
+}
+
+/** Default limit on a message's size: 1 MiB, as Python websockets. */
+export const DEFAULT_MAX_MESSAGE_SIZE = 1024 * 1024;
+/** Default cap on the number of frames in one message. */
+export const DEFAULT_MAX_FRAGMENTS = 16384;
+
+const HEADER = 0;
+const PAYLOAD = 1;
+const EMPTY = Buffer.alloc(0);
+/** Below this size a server frame is sent as one buffer (copy) rather than header + payload. */
+const COPY_THRESHOLD = 1024;
+
+/**
+ * The Sans-I/O WebSocket protocol after the opening handshake: bytes in via
+ * {@link receiveData}, messages and bytes out through a {@link ProtocolHandler}.
+ * It answers pings, echoes close frames and fails the connection on any
+ * violation of RFC 6455 by itself, so the I/O layer cannot get those wrong.
+ * It never throws on remote input.
+ */
+export class Protocol {
+  /** Which end this is. */
+  readonly side: Side;
+  /** OPEN, CLOSING once a close frame was sent or received, CLOSED after EOF or failure. */
+  state: State = State.OPEN;
+  /** The close frame received, if any. */
+  closeReceived: ClosePayload | null = null;
+  /** The close frame sent, if any. */
+  closeSent: ClosePayload | null = null;
+  /** Whether the peer's close frame arrived before ours was sent. */
+  closeReceivedFirst = false;
+  /** The protocol error this connection was failed with, if any. */
+  failure: ProtocolError | null = null;
+
+  private readonly handler: ProtocolHandler;
+  private readonly maxMessageSize: number;
+  private readonly maxFragments: number;
+  private readonly rsv1Allowed: boolean;
+  private readonly expectMasked: boolean;
+  private readonly maskKeys: MaskKeySource | null;
+
+  private inputDone = false;
+  private parseState = HEADER;
+  private readonly headerBuffer = Buffer.alloc(14);
+  private headerHave = 0;
+  private fin = false;
+  private opcode = 0;
+  private rsv1 = false;
+  private masked = false;
+  private readonly maskKey = new Uint8Array(4);
+  private payloadLength = 0;
+  private payloadReceived = 0;
+  private readonly frameParts = new ByteAccumulator();
+
+  private messageOpcode = 0;
+  private messageCompressed = false;
+  private messageFragments = 0;
+  private validatingText = false;
+  private readonly messageParts = new ByteAccumulator();
+  private readonly utf8 = new Utf8Validator();
+
+  constructor(side: Side, handler: ProtocolHandler, options: ProtocolOptions = {}) {
+    this.side = side;
+    this.handler = handler;
+    this.maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
+    this.maxFragments = options.maxFragments ?? DEFAULT_MAX_FRAGMENTS;
+    this.rsv1Allowed = options.rsv1Allowed ?? false;
+    // RFC 6455 §5.1: clients MUST mask every frame, servers MUST NOT.
+    this.expectMasked = side === 'server';
+    this.maskKeys = side === 'client' ? new MaskKeySource() : null;
+  }
+
+  /** Largest message accepted, in bytes. */
+  get messageSizeLimit(): number {
+    return this.maxMessageSize;
+  }
+
+  // ---- input ---------------------------------------------------------------
+
+  /** Feeds bytes received from the transport. Buffers passed in may be unmasked in place. */
+  receiveData(chunk: Buffer): void {
+    const length = chunk.length;
+    let pos = 0;
+    while (pos < length && !this.inputDone) {
+      if (this.parseState === HEADER) {
+        let header: Uint8Array;
+        let at: number;
+        if (this.headerHave === 0 && length - pos >= 2 && length - pos >= headerSize(chunk[pos + 1]!)) {
+          header = chunk;
+          at = pos;
+          pos += headerSize(chunk[pos + 1]!);
+        } else {
+          const buffer = this.headerBuffer;
+          while (this.headerHave < 2 && pos < length) buffer[this.headerHave++] = chunk[pos++]!;
+          if (this.headerHave < 2) return;
+          const needed = headerSize(buffer[1]!);
+          while (this.headerHave < needed && pos < length) buffer[this.headerHave++] = chunk[pos++]!;
+          if (this.headerHave < needed) return;
+          this.headerHave = 0;
+          header = buffer;
+          at = 0;
+        }
+        if (!this.parseHeader(header, at)) return;
+        if (this.payloadLength === 0) {
+          this.frameComplete(EMPTY, true);
+          continue;
+        }
+        this.parseState = PAYLOAD;
+        this.payloadReceived = 0;
+        continue;
+      }
+      const remaining = this.payloadLength - this.payloadReceived;
+      const available = length - pos;
+      if (this.payloadReceived === 0 && available >= remaining) {
+        const payload = chunk.subarray(pos, pos + remaining);
+        pos += remaining;
+        if (this.masked) applyMask(payload, this.maskKey, 0);
+        this.parseState = HEADER;
+        this.frameComplete(payload, true);
+      } else {
+        const take = available < remaining ? available : remaining;
+        const part = chunk.subarray(pos, pos + take);
+        pos += take;
+        if (this.masked) applyMask(part, this.maskKey, this.payloadReceived);
+        // Fail fast: an invalid byte is reported when it arrives, not at the end of the frame.
+        if (this.validatingText && !this.utf8.push(part)) {
+          this.fail(1007, 'invalid UTF-8 in text message');
+          return;
+        }
+        this.frameParts.append(part, this.payloadLength);
+        this.payloadReceived += take;
+        if (this.payloadReceived === this.payloadLength) {
+          this.parseState = HEADER;
+          this.frameComplete(this.frameParts.take(), false);
+        }
+      }
+    }
+  }
+
+  /** Reports that the transport was closed by the peer (TCP FIN or reset). */
+  receiveEof(): void {
+    this.inputDone = true;
+    this.state = State.CLOSED;
+  }
+
+  /** Returns false (after failing the connection) if the header is not acceptable. */
+  private parseHeader(header: Uint8Array, at: number): boolean {
+    const b0 = header[at]!;
+    const b1 = header[at + 1]!;
+    const fin = (b0 & 0x80) !== 0;
+    const rsv1 = (b0 & 0x40) !== 0;
+    const opcode = b0 & 0x0f;
+    const masked = (b1 & 0x80) !== 0;
+    let length = b1 & 0x7f;
+    let next = at + 2;
+
+    // RFC 6455 §5.2: "MUST be 0 unless an extension is negotiated that defines meanings for non-zero values".
+    if ((b0 & 0x30) !== 0) return this.fail(1002, 'reserved bits RSV2/RSV3 set');
+    if (opcode >= 8) {
+      if (opcode > Opcode.PONG) return this.fail(1002, `reserved opcode ${opcode}`);
+      // §5.5: "All control frames MUST have a payload length of 125 bytes or less and MUST NOT be fragmented."
+      if (!fin) return this.fail(1002, 'fragmented control frame');
+      if (length > 125) return this.fail(1002, 'control frame payload over 125 bytes');
+      if (rsv1) return this.fail(1002, 'RSV1 set on a control frame');
+    } else if (opcode > Opcode.BINARY) {
+      return this.fail(1002, `reserved opcode ${opcode}`);
+    } else if (opcode === Opcode.CONTINUATION) {
+      if (this.messageOpcode === 0) return this.fail(1002, 'continuation frame with no message to continue');
+      if (rsv1) return this.fail(1002, 'RSV1 set on a continuation frame');
+    } else {
+      if (this.messageOpcode !== 0) return this.fail(1002, 'new message started inside a fragmented message');
+      if (rsv1 && !this.rsv1Allowed) return this.fail(1002, 'RSV1 set without a negotiated extension');
+    }
+    if (masked !== this.expectMasked) {
+      return this.fail(1002, masked ? 'server frames must not be masked' : 'client frames must be masked');
+    }
+    if (length === 126) {
+      length = (header[next]! << 8) | header[next + 1]!;
+      next += 2;
+      // §5.2: "the minimal number of bytes MUST be used to encode the length".
+      if (length < 126) return this.fail(1002, 'non-minimal 16-bit payload length');
+    } else if (length === 127) {
+      const high = ((header[next]! << 24) | (header[next + 1]! << 16) | (header[next + 2]! << 8) | header[next + 3]!) >>> 0;
+      const low = ((header[next + 4]! << 24) | (header[next + 5]! << 16) | (header[next + 6]! << 8) | header[next + 7]!) >>> 0;
+      next += 8;
+      if (high >= 0x80000000) return this.fail(1002, 'payload length with the most significant bit set');
+      length = high * 0x100000000 + low;
+      if (length < 65536) return this.fail(1002, 'non-minimal 64-bit payload length');
+    }
+    if (masked) {
+      const key = this.maskKey;
+      key[0] = header[next]!;
+      key[1] = header[next + 1]!;
+      key[2] = header[next + 2]!;
+      key[3] = header[next + 3]!;
+    }
+
+    if (opcode < 8) {
+      // Limits are enforced from the header, before a byte of the payload is buffered.
+      const soFar = opcode === Opcode.CONTINUATION ? this.messageParts.length : 0;
+      if (soFar + length > this.maxMessageSize) {
+        return this.fail(1009, `message of over ${soFar + length} bytes exceeds the limit of ${this.maxMessageSize}`);
+      }
+      if (opcode === Opcode.CONTINUATION) {
+        if (++this.messageFragments > this.maxFragments) {
+          return this.fail(1009, `message split into more than ${this.maxFragments} frames`);
+        }
+        this.validatingText = this.messageOpcode === Opcode.TEXT && !this.messageCompressed;
+      } else {
+        this.validatingText = opcode === Opcode.TEXT && !rsv1;
+      }
+    }
+    this.fin = fin;
+    this.opcode = opcode;
+    this.rsv1 = rsv1;
+    this.masked = masked;
+    this.payloadLength = length;
+    return true;
+  }
+
+  /** `whole` is true when the payload arrived in one piece (and was not yet UTF-8 checked). */
+  private frameComplete(payload: Buffer, whole: boolean): void {
+    const opcode = this.opcode;
+    if (opcode >= 8) {
+      this.controlFrame(opcode, payload);
+      return;
+    }
+    if (opcode !== Opcode.CONTINUATION && this.fin) {
+      // A single-frame message: the common case, delivered as a view with no copy.
+      if (this.validatingText && (whole ? !isValidUtf8(payload) : !this.utf8.end())) {
+        this.fail(1007, 'invalid UTF-8 in text message');
+        return;
+      }
+      this.handler.onMessage(payload, opcode === Opcode.BINARY, this.rsv1);
+      return;
+    }
+    if (this.validatingText && whole && !this.utf8.push(payload)) {
+      this.fail(1007, 'invalid UTF-8 in text message');
+      return;
+    }
+    if (opcode !== Opcode.CONTINUATION) {
+      this.messageOpcode = opcode;
+      this.messageCompressed = this.rsv1;
+      this.messageFragments = 1;
+    }
+    if (payload.length > 0) this.messageParts.append(payload, this.maxMessageSize);
+    if (!this.fin) return;
+    if (this.validatingText && !this.utf8.end()) {
+      this.fail(1007, 'invalid UTF-8 in text message');
+      return;
+    }
+    const binary = this.messageOpcode === Opcode.BINARY;
+    const compressed = this.messageCompressed;
+    this.messageOpcode = 0;
+    this.messageCompressed = false;
+    this.messageFragments = 0;
+    this.handler.onMessage(this.messageParts.take(), binary, compressed);
+  }
+
+  private controlFrame(opcode: number, payload: Buffer): void {
+    if (opcode === Opcode.PING) {
+      // §5.5.2: "Upon receipt of a Ping frame, an endpoint MUST send a Pong frame in response".
+      if (this.state === State.OPEN) this.writeFrame(Opcode.PONG, payload, true, false);
+      this.handler.onPing(payload);
+    } else if (opcode === Opcode.PONG) {
+      this.handler.onPong(payload);
+    } else {
+      let close: ClosePayload;
+      try {
+        close = parseClosePayload(payload);
+      } catch (error) {
+        const failure = error as ProtocolError;
+        this.fail(failure.closeCode, failure.message);
+        return;
+      }
+      this.inputDone = true;
+      this.closeReceived = close;
+      if (this.closeSent === null) {
+        this.closeReceivedFirst = true;
+        // §5.5.1: the endpoint "MUST send a Close frame in response", typically echoing the status code.
+        this.sendClose(close.code, '');
+      } else {
+        this.state = State.CLOSING;
+        // §7.1.1: the server closes the TCP connection first.
+        if (this.side === 'server') this.handler.onEnd();
+      }
+      this.handler.onCloseFrame(close);
+    }
+  }
+
+  // ---- output --------------------------------------------------------------
+
+  /** Sends a text message. */
+  sendText(data: string | Uint8Array): void {
+    this.checkOpen();
+    this.writeFrame(Opcode.TEXT, data, true, false);
+  }
+
+  /** Sends a binary message. */
+  sendBinary(data: Uint8Array): void {
+    this.checkOpen();
+    this.writeFrame(Opcode.BINARY, data, true, false);
+  }
+
+  /**
+   * Sends one data frame: the building block for fragmented and compressed
+   * messages. The caller is responsible for the fragment sequence.
+   */
+  sendFrame(opcode: number, data: string | Uint8Array, fin: boolean, rsv1 = false): void {
+    this.checkOpen();
+    this.writeFrame(opcode, data, fin, rsv1);
+  }
+
+  /** Writes bytes that are already a complete unmasked frame (a broadcast); server side only. */
+  sendEncoded(frame: Buffer): void {
+    this.checkOpen();
+    if (this.side !== 'server') throw new InvalidState('pre-encoded frames are unmasked: server side only');
+    this.handler.onWrite(frame);
+  }
+
+  /** Sends a ping. */
+  sendPing(data: Uint8Array = EMPTY): void {
+    if (data.length > 125) throw new RangeError('ping payload must be at most 125 bytes');
+    this.checkOpen();
+    this.writeFrame(Opcode.PING, data, true, false);
+  }
+
+  /** Sends a pong (unsolicited pongs serve as one-way heartbeats, §5.5.3). */
+  sendPong(data: Uint8Array = EMPTY): void {
+    if (data.length > 125) throw new RangeError('pong payload must be at most 125 bytes');
+    this.checkOpen();
+    this.writeFrame(Opcode.PONG, data, true, false);
+  }
+
+  /** Starts (or answers) the closing handshake. Does nothing if a close frame was already sent. */
+  sendClose(code = 1000, reason = ''): void {
+    if (this.closeSent !== null || this.state === State.CLOSED) return;
+    const payload = serializeClosePayload(code, reason);
+    this.writeFrame(Opcode.CLOSE, payload, true, false);
+    this.closeSent = { code, reason };
+    this.state = State.CLOSING;
+    if (this.closeReceived !== null && this.side === 'server') this.handler.onEnd();
+  }
+
+  /**
+   * Fails the connection (RFC 6455 §7.1.7): sends a close frame with `code`
+   * unless one was sent, stops reading, and asks for the transport to close.
+   * Returns false so parse steps can `return this.fail(...)`.
+   */
+  fail(code: number, reason: string): false {
+    if (this.inputDone && this.failure !== null) return false;
+    this.failure = code === 1009 ? new PayloadTooBig(reason) : new ProtocolError(reason, code);
+    this.inputDone = true;
+    if (this.closeSent === null && this.state !== State.CLOSED) {
+      const payload = serializeClosePayload(code, truncateReason(reason));
+      this.writeFrame(Opcode.CLOSE, payload, true, false);
+      this.closeSent = { code, reason };
+    }
+    this.state = State.CLOSED;
+    this.handler.onEnd();
+    return false;
+  }
+
+  private checkOpen(): void {
+    if (this.state !== State.OPEN) throw new InvalidState('cannot send: the connection is closing or closed');
+  }
+
+  private writeFrame(opcode: number, data: string | Uint8Array, fin: boolean, rsv1: boolean): void {
+    if (this.maskKeys !== null) {
+      this.handler.onWrite(encodeFrame(opcode, data, fin, rsv1, this.maskKeys.next()));
+    } else if (typeof data === 'string' || data.length < COPY_THRESHOLD) {
+      this.handler.onWrite(encodeFrame(opcode, data, fin, rsv1, null));
+    } else {
+      // Large server payloads go out as header + payload: no copy (written under cork).
+      const header = Buffer.allocUnsafe(frameHeaderLength(data.length, false));
+      writeFrameHeader(header, opcode, fin, rsv1, data.length, null);
+      this.handler.onWrite(header);
+      this.handler.onWrite(Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.length));
+    }
+  }
+}
+
+/** Header size implied by the second header byte: 2, 4 or 10 bytes, plus 4 if masked. */
+function headerSize(b1: number): number {
+  const length = b1 & 0x7f;
+  return (length < 126 ? 2 : length === 126 ? 4 : 10) + (b1 & 0x80 ? 4 : 0);
+}
+
+/** Close reasons are limited to 123 bytes; cut at a character boundary. */
+function truncateReason(reason: string): string {
+  let out = reason;
+  while (Buffer.byteLength(out) > 123) out = out.slice(0, -1);
+  return out;
+}
