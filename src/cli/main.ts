@@ -1,0 +1,65 @@
+/**
+ * The `wskit` command: dispatches `wskit <command> [args]` to `src/cli/<command>.ts`.
+ * Each command module exports `run(args): Promise<number>` (the exit code) and `help`.
+ * Exit codes: 0 success, 1 runtime failure (connection refused, closed with an error),
+ * 2 usage error (bad argument).
+ */
+import { UsageError } from './args.js';
+
+/** A `wskit` subcommand. */
+export interface Command {
+  /** One line for the command list. */
+  summary: string;
+  /** Full `--help` text with examples. */
+  help: string;
+  /** Runs the command; resolves with the exit code. */
+  run(args: string[]): Promise<number>;
+}
+
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  echo: () => import('./echo.js'),
+};
+
+/** Registers a command (used by command modules added later). */
+export function commandNames(): string[] {
+  return Object.keys(COMMANDS).sort();
+}
+
+function usage(): string {
+  const lines = ['Usage: wskit <command> [options]', '', 'Commands:'];
+  return lines.join('\n') + '\n' + commandNames().map((name) => `  ${name}`).join('\n') + '\n\nRun `wskit <command> --help` for a command\'s options.';
+}
+
+/** Runs the CLI with `argv` (without node and script); resolves with the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...args] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(usage() + '\n');
+    return name === undefined ? 2 : 0;
+  }
+  if (name === '--version' || name === '-V') {
+    const { createRequire } = await import('node:module');
+    process.stdout.write(createRequire(import.meta.url)('../../package.json').version + '\n');
+    return 0;
+  }
+  const load = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (load === undefined) {
+    process.stderr.write(`wskit: unknown command '${name}'\n\n${usage()}\n`);
+    return 2;
+  }
+  const command = await load();
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(command.help.trimEnd() + '\n');
+    return 0;
+  }
+  try {
+    return await command.run(args);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`wskit ${name}: ${error.message}\nRun 'wskit ${name} --help' for usage.\n`);
+      return 2;
+    }
+    process.stderr.write(`wskit ${name}: ${(error as Error).message ?? String(error)}\n`);
+    return 1;
+  }
+}
