@@ -21,6 +21,7 @@ import {
   type HttpRequestHead,
 } from '../protocol/http11.js';
 import { ConnectionClosed } from '../errors.js';
+import { Admission, type AdmissionLimits } from './admission.js';
 import { Connection } from './connection.js';
 import type { MessageCodec, ServerExtension } from './message-codec.js';
 import type { ConnectionOptions, RequestInfo } from './types.js';
@@ -47,7 +48,7 @@ export interface RouteMatch {
 }
 
 /** Options of {@link serve} and {@link attach}. */
-export interface ServerOptions extends ConnectionOptions {
+export interface ServerOptions extends ConnectionOptions, AdmissionLimits {
   /** Interface to listen on. Default: all interfaces (like ws and Python websockets). */
   host?: string;
   /** Port to listen on; 0 picks a free one (see `server.address()`). Default 0. */
@@ -84,10 +85,35 @@ export class Server {
   private readonly pending = new Set<Duplex>();
   private listener: net.Server | null = null;
   private closing = false;
+  private readonly admission: Admission;
 
   constructor(handler: Handler, options: ServerOptions = {}) {
     this.handler = handler;
     this.options = options;
+    this.admission = new Admission(options);
+  }
+
+  /** Connections refused by the admission limits so far, by reason. */
+  get refused(): Readonly<Admission['refused']> {
+    return this.admission.refused;
+  }
+
+  /** Returns false (after refusing the socket) if admission limits say no. */
+  private admit(socket: Duplex, ip: string | undefined): boolean {
+    const address = ip ?? '';
+    const refusal = this.admission.admit(address, this.pending.size);
+    if (refusal === 'drop') {
+      socket.destroy();
+      return false;
+    }
+    if (refusal !== null) {
+      socket.on('error', noop);
+      socket.end(serializeResponse(refusal.status, [['Connection', 'close'], ['Retry-After', '1']], `${refusal.message}\n`));
+      setTimeout(() => socket.destroy(), 1000).unref();
+      return false;
+    }
+    if (this.admission.counting) socket.once('close', () => this.admission.release(address));
+    return true;
   }
 
   /** Starts listening on `options.host`/`options.port`. */
@@ -136,8 +162,10 @@ export class Server {
       version: `HTTP/${request.httpVersion}`,
       headers,
     };
+    if (!this.admit(socket, request.socket.remoteAddress)) return;
     this.pending.add(socket);
     socket.on('error', noop);
+    socket.once('close', () => this.pending.delete(socket));
     const timer = this.handshakeTimer(socket);
     void this.upgrade(socket, requestHead, head, request.socket.remoteAddress, timer);
   }
@@ -153,6 +181,7 @@ export class Server {
       socket.destroy();
       return;
     }
+    if (!this.admit(socket, socket.remoteAddress)) return;
     this.pending.add(socket);
     socket.on('error', noop);
     socket.once('close', () => this.pending.delete(socket));
