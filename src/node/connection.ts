@@ -12,6 +12,9 @@ const kConnection = Symbol('wskit.connection');
 type OwnedSocket = Duplex & { [kConnection]?: Connection; remoteAddress?: string };
 
 const RESOLVED: Promise<void> = Promise.resolve();
+/** Reasons reading from the socket is paused: unread messages, or unsent output. */
+const PAUSED_QUEUE = 1;
+const PAUSED_BACKLOG = 2;
 const OK_CODES = new Set([1000, 1001, 1005]);
 
 /** Settings of one connection, as the server or client built it. */
@@ -70,6 +73,7 @@ export class Connection implements ProtocolHandler, AsyncIterable<Message> {
   private readonly pingInterval: number | null;
   private readonly pingTimeout: number | null;
   private corked = false;
+  private pausedBy = 0;
   private drainWaiter: Promise<void> | null = null;
   private drainResolve: (() => void) | null = null;
   private closeInfo: CloseInfo | null = null;
@@ -98,7 +102,7 @@ export class Connection implements ProtocolHandler, AsyncIterable<Message> {
       maxFragments: init.maxFragments,
       rsv1Allowed: this.codec !== null,
     });
-    this.queue = new MessageQueue(init.maxQueue ?? 16, () => this.socket.pause(), () => this.socket.resume());
+    this.queue = new MessageQueue(init.maxQueue ?? 16, () => this.pauseFor(PAUSED_QUEUE), () => this.resumeFor(PAUSED_QUEUE));
     this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
 
     this.socket[kConnection] = this;
@@ -235,8 +239,20 @@ export class Connection implements ProtocolHandler, AsyncIterable<Message> {
     return this.drainWaiter;
   }
 
+  private pauseFor(reason: number): void {
+    if (this.pausedBy === 0) this.socket.pause();
+    this.pausedBy |= reason;
+  }
+
+  private resumeFor(reason: number): void {
+    if ((this.pausedBy & reason) === 0) return;
+    this.pausedBy &= ~reason;
+    if (this.pausedBy === 0) this.socket.resume();
+  }
+
   /** @internal Socket 'drain'. */
   handleDrain(): void {
+    this.resumeFor(PAUSED_BACKLOG);
     const resolve = this.drainResolve;
     this.drainWaiter = null;
     this.drainResolve = null;
@@ -463,6 +479,9 @@ export class Connection implements ProtocolHandler, AsyncIterable<Message> {
   /** @internal */
   handleData(chunk: Buffer): void {
     this.protocol.receiveData(chunk);
+    // A peer that sends (pings, say) but doesn't read what we answer is not read from
+    // until the socket drains: automatic replies never pile up without bound.
+    if (this.socket.writableLength > this.writeLimit * 4) this.pauseFor(PAUSED_BACKLOG);
   }
 
   /** @internal */
