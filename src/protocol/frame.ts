@@ -32,8 +32,8 @@ export function writeFrameHeader(
     out[1] = maskBit | 127;
     const high = Math.floor(length / 0x100000000);
     const low = length >>> 0;
-    out[2] = 0;
-    out[3] = 0;
+    out[2] = (high >>> 24) & 0xff;
+    out[3] = (high >>> 16) & 0xff;
     out[4] = (high >>> 8) & 0xff;
     out[5] = high & 0xff;
     out[6] = low >>> 24;
