@@ -9,3 +9,15 @@ export { CloseCode, Opcode, closeCodeName } from './protocol/opcodes.js';
 export { encodeFrame } from './protocol/frame.js';
 export { State } from './protocol/protocol.js';
 export { HttpHeaders } from './protocol/http11.js';
+export { router, type Router, type Routes, type ParamType } from './router.js';
+export {
+  broadcast,
+  DEFAULT_MAX_BUFFERED,
+  type BroadcastOptions,
+  type BroadcastResult,
+  type BroadcastData,
+  type SlowClientPolicy,
+} from './pubsub/broadcast.js';
+export { Hub, type HubOptions } from './pubsub/hub.js';
+export { inProcessBackplane, type Backplane, type BackplaneMessage, type InProcessBackplaneOptions } from './pubsub/backplane.js';
+export { redisBackplane, type RedisBackplane, type RedisBackplaneOptions } from './pubsub/redis-backplane.js';

@@ -4,6 +4,8 @@ import { ConnectionClosedError, ConnectionClosedOK, InvalidState, TimeoutError, 
 import type { ClosePayload } from '../protocol/close.js';
 import { Opcode } from '../protocol/opcodes.js';
 import { Protocol, State, type ProtocolHandler, type Side } from '../protocol/protocol.js';
+import type { Hub } from '../pubsub/hub.js';
+import type { BroadcastData, BroadcastResult } from '../pubsub/broadcast.js';
 import type { MessageCodec } from './message-codec.js';
 import { MessageQueue } from './message-queue.js';
 import type { ConnectionOptions, Message, RequestInfo, SendData } from './types.js';
@@ -59,6 +61,8 @@ export class Connection implements ProtocolHandler, AsyncIterable<Message> {
   params: Record<string, string> = {};
   /** A slot for application data attached to this connection. */
   data: unknown = undefined;
+  /** @internal The pub/sub hub of the server that accepted this connection (set by the server). */
+  hub: Hub | null = null;
   /** Round-trip time of the last answered ping, in ms (0 until one is answered). */
   latency = 0;
   /** Resolves when the TCP connection is closed, with the close code and reason received. */
@@ -119,6 +123,41 @@ export class Connection implements ProtocolHandler, AsyncIterable<Message> {
   /** The browser-style state: 0 CONNECTING, 1 OPEN, 2 CLOSING, 3 CLOSED. */
   get readyState(): State {
     return this.closeInfo !== null ? State.CLOSED : this.protocol.state === State.CLOSED ? State.CLOSING : this.protocol.state;
+  }
+
+  /** The query parameters of the opening request (empty on the client side). */
+  get query(): URLSearchParams {
+    return this.request?.query ?? new URLSearchParams();
+  }
+
+  /** Subscribes to a pub/sub topic of the server; false if already subscribed. Left automatically on close. */
+  subscribe(topic: string): boolean {
+    return this.requireHub().subscribe(this, topic);
+  }
+
+  /** Unsubscribes from a topic; false if not subscribed. */
+  unsubscribe(topic: string): boolean {
+    return this.requireHub().unsubscribe(this, topic);
+  }
+
+  /** Whether this connection is subscribed to `topic`. */
+  isSubscribed(topic: string): boolean {
+    return this.hub?.isSubscribed(this, topic) ?? false;
+  }
+
+  /** The topics this connection is subscribed to. */
+  get topics(): string[] {
+    return this.hub ? [...this.hub.topicsOf(this)] : [];
+  }
+
+  /** Publishes to every subscriber of `topic` but this connection, on every node (Bun's `ws.publish`). */
+  publish(topic: string, message: BroadcastData): BroadcastResult {
+    return this.requireHub().publish(topic, message, this);
+  }
+
+  private requireHub(): Hub {
+    if (this.hub === null) throw new InvalidState('pub/sub topics need a server-side connection');
+    return this.hub;
   }
 
   /** The peer's IP address. */

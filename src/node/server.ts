@@ -23,6 +23,9 @@ import {
 import { ConnectionClosed } from '../errors.js';
 import { Admission, type AdmissionLimits } from './admission.js';
 import { Connection } from './connection.js';
+import type { Backplane } from '../pubsub/backplane.js';
+import type { BroadcastData, BroadcastOptions, BroadcastResult } from '../pubsub/broadcast.js';
+import { Hub } from '../pubsub/hub.js';
 import type { MessageCodec, ServerExtension } from './message-codec.js';
 import type { ConnectionOptions, RequestInfo } from './types.js';
 
@@ -71,6 +74,10 @@ export interface ServerOptions extends ConnectionOptions, AdmissionLimits {
   httpLimits?: HttpLimits;
   /** Where handler errors are reported. Default `console`; null silences them. */
   logger?: Pick<Console, 'error'> | null;
+  /** Carries `publish()` to other server nodes, e.g. `redisBackplane({ url })`. Default: this server only. */
+  backplane?: Backplane;
+  /** Slow-client policy of `publish()` (see `broadcast()`). */
+  broadcast?: BroadcastOptions;
 }
 
 /**
@@ -86,11 +93,24 @@ export class Server {
   private listener: net.Server | null = null;
   private closing = false;
   private readonly admission: Admission;
+  /** Pub/sub topics of this server's connections (`ws.subscribe`, `server.publish`). */
+  readonly hub: Hub;
 
   constructor(handler: Handler, options: ServerOptions = {}) {
     this.handler = handler;
     this.options = options;
     this.admission = new Admission(options);
+    this.hub = new Hub({ backplane: options.backplane, broadcast: options.broadcast, logger: options.logger });
+  }
+
+  /** Sends `message` to every subscriber of `topic`, on every node; returns what the local fan-out did. */
+  publish(topic: string, message: BroadcastData): BroadcastResult {
+    return this.hub.publish(topic, message);
+  }
+
+  /** How many of this server's connections are subscribed to `topic`. */
+  subscribers(topic: string): number {
+    return this.hub.subscribers(topic);
   }
 
   /** Connections refused by the admission limits so far, by reason. */
@@ -118,6 +138,7 @@ export class Server {
 
   /** Starts listening on `options.host`/`options.port`. */
   async listen(): Promise<this> {
+    await this.hub.start();
     const onSocket = (socket: net.Socket) => this.acceptSocket(socket);
     const listener = this.options.tls ? tls.createServer(this.options.tls, onSocket) : net.createServer(onSocket);
     if (this.options.tls) listener.on('tlsClientError', (_error, socket) => socket.destroy());
@@ -303,6 +324,7 @@ export class Server {
       head: rest,
     });
     ws.params = route.params;
+    ws.hub = this.hub;
     socket.resume();
     this.run(ws, route.handler);
   }
@@ -337,6 +359,7 @@ export class Server {
     this.pending.clear();
     await Promise.all([...this.connections].map((ws) => ws.close(code, reason).catch(noop)));
     await stopped;
+    await this.hub.close();
   }
 }
 
@@ -373,6 +396,7 @@ export async function serve(handler: Handler, options: ServerOptions = {}): Prom
  */
 export function attach(httpServer: HttpServer | HttpsServer, handler: Handler, options: ServerOptions = {}): Server {
   const server = new Server(handler, options);
+  server.hub.start().catch((error: unknown) => options.logger !== null && (options.logger ?? console).error(error));
   httpServer.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => server.handleUpgrade(request, socket, head));
   return server;
 }

@@ -1,0 +1,92 @@
+/**
+ * One message to many connections: the frame is encoded once (server frames
+ * are unmasked, so the bytes are the same for everyone) and written to each
+ * open connection without waiting for any of them. A client whose buffer is
+ * over `maxBuffered` is skipped for this message or closed, so one slow peer
+ * neither holds up the others nor grows the server's memory without bound.
+ */
+import type { Connection } from '../node/connection.js';
+import { Opcode } from '../protocol/opcodes.js';
+import { encodeFrame } from '../protocol/frame.js';
+import { State } from '../protocol/protocol.js';
+
+/** What a broadcast does with a client whose outgoing buffer is over the bound. */
+export type SlowClientPolicy = 'skip' | 'close';
+
+/** Options of {@link broadcast} (also the `broadcast` option of a server, for `publish`). */
+export interface BroadcastOptions {
+  /** Most bytes a connection may have buffered, this message included, to be sent to. Default 1 MiB. */
+  maxBuffered?: number;
+  /** `'skip'` drops this message for a slow client (default); `'close'` closes it with `closeCode`. */
+  onSlow?: SlowClientPolicy;
+  /** Close code for `onSlow: 'close'`: 1013 (try again later, default) or 1008 (policy violation). */
+  closeCode?: 1008 | 1013;
+  /** A connection not to send to (the publisher, for `ws.publish`). */
+  exclude?: Connection | null;
+}
+
+/** What a broadcast did. */
+export interface BroadcastResult {
+  /** Connections the message was written to. */
+  sent: number;
+  /** Slow connections this message was not sent to. */
+  skipped: number;
+  /** Slow connections closed by the `'close'` policy. */
+  closed: number;
+}
+
+/** A broadcast payload: a string is sent as text, bytes as binary. */
+export type BroadcastData = string | Uint8Array | ArrayBuffer;
+
+/** Default {@link BroadcastOptions.maxBuffered}: 1 MiB. */
+export const DEFAULT_MAX_BUFFERED = 1024 * 1024;
+
+const REASON = 'slow client: too much data buffered';
+
+function noop(): void {}
+
+/**
+ * Sends `message` to every open connection in `connections`, encoding the
+ * frame once. Never waits for a connection to drain; see
+ * {@link BroadcastOptions} for what happens to slow ones.
+ *
+ * Connections with a negotiated extension (permessage-deflate) get their own
+ * encoding through `ws.send()`; connections that are closing are passed over
+ * and not counted.
+ */
+export function broadcast(
+  connections: Iterable<Connection>,
+  message: BroadcastData,
+  options: BroadcastOptions = {},
+): BroadcastResult {
+  const maxBuffered = options.maxBuffered ?? DEFAULT_MAX_BUFFERED;
+  const close = options.onSlow === 'close';
+  const closeCode = options.closeCode ?? 1013;
+  const exclude = options.exclude ?? null;
+  const payload: string | Buffer =
+    typeof message === 'string'
+      ? message
+      : message instanceof ArrayBuffer
+        ? Buffer.from(message)
+        : Buffer.from(message.buffer, message.byteOffset, message.byteLength);
+  const result: BroadcastResult = { sent: 0, skipped: 0, closed: 0 };
+  let frame: Buffer | null = null;
+  for (const ws of connections) {
+    if (ws === exclude || ws.readyState !== State.OPEN) continue;
+    frame ??= encodeFrame(typeof payload === 'string' ? Opcode.TEXT : Opcode.BINARY, payload);
+    if (ws.bufferedAmount + frame.length > maxBuffered) {
+      if (close) {
+        result.closed++;
+        void ws.close(closeCode, REASON).catch(noop);
+      } else {
+        result.skipped++;
+      }
+      continue;
+    }
+    // A codec encodes per connection; sendEncoded also declines while a
+    // fragmented or compressed send is in progress: send() queues behind it.
+    if (ws.extensions !== '' || !ws.sendEncoded(frame)) ws.send(payload).catch(noop);
+    result.sent++;
+  }
+  return result;
+}
