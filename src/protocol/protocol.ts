@@ -249,6 +249,9 @@ export class Protocol {
       } else {
         this.validatingText = opcode === Opcode.TEXT && !rsv1;
       }
+    } else {
+      // A control frame's payload is not message text, even between the fragments of a text message.
+      this.validatingText = false;
     }
     this.fin = fin;
     this.opcode = opcode;
