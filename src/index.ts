@@ -21,3 +21,14 @@ export {
 export { Hub, type HubOptions } from './pubsub/hub.js';
 export { inProcessBackplane, type Backplane, type BackplaneMessage, type InProcessBackplaneOptions } from './pubsub/backplane.js';
 export { redisBackplane, type RedisBackplane, type RedisBackplaneOptions } from './pubsub/redis-backplane.js';
+export {
+  PerMessageDeflateServer,
+  PerMessageDeflateClient,
+  DeflateCodec,
+  ZlibLimiter,
+  DEFAULT_COMPRESSION_THRESHOLD,
+  DEFAULT_ZLIB_CONCURRENCY,
+  type CompressionOptions,
+  type CompressionOption,
+} from './node/deflate.js';
+export type { DeflateConfig, DeflateAgreement } from './protocol/deflate-params.js';

@@ -6,6 +6,7 @@ import { formatExtensions, type ExtensionOffer } from '../protocol/extension-hea
 import { buildUpgradeRequest, generateKey, validateUpgradeResponse } from '../protocol/handshake.js';
 import { HttpHeadReader, parseResponseHead, type HttpLimits } from '../protocol/http11.js';
 import { Connection } from './connection.js';
+import { clientExtensionsWithCompression, type CompressionOption } from './deflate.js';
 import type { ClientExtension, MessageCodec } from './message-codec.js';
 import type { ConnectionOptions } from './types.js';
 
@@ -29,6 +30,8 @@ export interface ConnectOptions extends ConnectionOptions {
   httpLimits?: HttpLimits;
   /** Extensions to offer (permessage-deflate). */
   extensions?: ClientExtension[];
+  /** permessage-deflate (RFC 7692): offered by default (as browsers do), `false` to not offer it, or settings. */
+  compression?: CompressionOption;
   /** An already connected transport (e.g. a proxy tunnel) to run the handshake over. */
   socket?: Duplex;
   /** Aborts the opening handshake. */
@@ -85,6 +88,7 @@ export function parseWebSocketUrl(input: string | URL): WebSocketUrl {
  */
 export async function connect(url: string | URL, options: ConnectOptions = {}): Promise<Connection> {
   const target = parseWebSocketUrl(url);
+  options = { ...options, extensions: clientExtensionsWithCompression(options.compression, options.extensions) };
   const socket = options.socket ?? openTransport(target, options);
   const timeout = options.openTimeout ?? 10_000;
   let timer: NodeJS.Timeout | undefined;

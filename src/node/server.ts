@@ -23,6 +23,7 @@ import {
 import { ConnectionClosed } from '../errors.js';
 import { Admission, type AdmissionLimits } from './admission.js';
 import { Connection } from './connection.js';
+import { serverExtensionsWithCompression, type CompressionOption, type CompressionOptions } from './deflate.js';
 import type { Backplane } from '../pubsub/backplane.js';
 import type { BroadcastData, BroadcastOptions, BroadcastResult } from '../pubsub/broadcast.js';
 import { Hub } from '../pubsub/hub.js';
@@ -68,6 +69,8 @@ export interface ServerOptions extends ConnectionOptions, AdmissionLimits {
   route?: (request: RequestInfo) => RouteMatch | null;
   /** Extensions this server can negotiate (permessage-deflate). */
   extensions?: ServerExtension[];
+  /** permessage-deflate (RFC 7692): on by default, `false` to turn off, or settings (see {@link CompressionOptions}). */
+  compression?: CompressionOption;
   /** Time allowed from TCP accept to the end of the handshake, in ms. Default 10,000. */
   handshakeTimeout?: number;
   /** Limits on the HTTP request head. */
@@ -98,7 +101,7 @@ export class Server {
 
   constructor(handler: Handler, options: ServerOptions = {}) {
     this.handler = handler;
-    this.options = options;
+    this.options = { ...options, extensions: serverExtensionsWithCompression(options.compression, options.extensions) };
     this.admission = new Admission(options);
     this.hub = new Hub({ backplane: options.backplane, broadcast: options.broadcast, logger: options.logger });
   }

@@ -9,3 +9,4 @@ export * from './extension-header.js';
 export * from './handshake.js';
 export * from './protocol.js';
 export { ByteAccumulator } from './byte-accumulator.js';
+export * from './deflate-params.js';
