@@ -57,7 +57,7 @@ export interface ServerOptions extends ConnectionOptions, AdmissionLimits {
   host?: string;
   /** Port to listen on; 0 picks a free one (see `server.address()`). Default 0. */
   port?: number;
-  /** TLS certificate and key (and any `tls.createServer` option) to serve wss://. */
+  /** TLS certificate and key (and any `tls.createServer` option) to serve wss://; `minVersion` defaults to TLSv1.2. */
   tls?: tls.TlsOptions;
   /** Subprotocols supported, in order of preference, or a function choosing among those offered. */
   subprotocols?: string[] | ((offered: string[], request: RequestInfo) => string | null);
@@ -143,7 +143,9 @@ export class Server {
   async listen(): Promise<this> {
     await this.hub.start();
     const onSocket = (socket: net.Socket) => this.acceptSocket(socket);
-    const listener = this.options.tls ? tls.createServer(this.options.tls, onSocket) : net.createServer(onSocket);
+    const listener = this.options.tls
+      ? tls.createServer({ minVersion: 'TLSv1.2', ...this.options.tls }, onSocket)
+      : net.createServer(onSocket);
     if (this.options.tls) listener.on('tlsClientError', (_error, socket) => socket.destroy());
     this.listener = listener;
     await new Promise<void>((resolve, reject) => {
