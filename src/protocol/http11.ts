@@ -140,6 +140,8 @@ export class HttpHeadReader {
     const { maxLineLength, maxHeaders, maxHeadSize } = this.limits;
     for (let i = 0; i < chunk.length; i++) {
       const byte = chunk[i]!;
+      // Every byte counts, the final LF included.
+      if (++this.total > maxHeadSize) throw new HttpHeadError(431, `HTTP head larger than ${maxHeadSize} bytes`);
       if (byte === 0x0a) {
         if (this.previous !== 0x0d) throw new HttpHeadError(400, 'bare LF in HTTP head');
         if (this.lineLength === 1) {
@@ -160,7 +162,6 @@ export class HttpHeadReader {
         }
       }
       this.previous = byte;
-      if (++this.total > maxHeadSize) throw new HttpHeadError(431, `HTTP head larger than ${maxHeadSize} bytes`);
     }
     this.parts.push(chunk);
     return null;
@@ -243,11 +244,21 @@ export function parseResponseHead(head: Buffer): HttpResponseHead {
   const rest = statusLine.slice(sp1 + 1);
   const sp2 = rest.indexOf(' ');
   const codeText = sp2 === -1 ? rest : rest.slice(0, sp2);
-  const status = Number(codeText);
-  if (codeText.length !== 3 || !Number.isInteger(status) || status < 100) {
+  // RFC 9112 §4: status-code = 3DIGIT (Number() alone would take "1e2" or " 99").
+  const status = isThreeDigits(codeText) ? Number(codeText) : 0;
+  if (status < 100) {
     throw new HttpHeadError(400, 'malformed status code');
   }
   return { status, statusText: sp2 === -1 ? '' : rest.slice(sp2 + 1), version, headers: parseFields(lines) };
+}
+
+function isThreeDigits(s: string): boolean {
+  if (s.length !== 3) return false;
+  for (let i = 0; i < 3; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return false;
+  }
+  return true;
 }
 
 const STATUS_TEXT: Record<number, string> = {
