@@ -32,3 +32,8 @@ export {
   type CompressionOption,
 } from './node/deflate.js';
 export type { DeflateConfig, DeflateAgreement } from './protocol/deflate-params.js';
+export { Connector, ReconnectingClientBase, closeError, type ClientConnection, type ClientCallbacks, type ReconnectingClientSettings } from './client/reconnect.js';
+export { ReconnectSchedule, RECONNECT_DEFAULTS, backoffBound, backoffDelay, isRetryable, type ReconnectOptions } from './client/backoff.js';
+export { SendQueue, SendQueueError, messageSize, type OverflowPolicy, type SendQueueOptions } from './client/send-queue.js';
+export { ReconnectingClient, type ReconnectingClientOptions, type QueueableData } from './node/reconnecting-client.js';
+export { InvalidProxyStatus, proxyFor, bypassesProxy, openTunnel, type ProxySetting, type TunnelOptions } from './node/proxy.js';

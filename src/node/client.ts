@@ -5,7 +5,10 @@ import { InvalidHandshake, InvalidHeader, NegotiationError, TimeoutError } from 
 import { formatExtensions, type ExtensionOffer } from '../protocol/extension-header.js';
 import { buildUpgradeRequest, generateKey, validateUpgradeResponse } from '../protocol/handshake.js';
 import { HttpHeadReader, parseResponseHead, type HttpLimits } from '../protocol/http11.js';
+import { Connector } from '../client/reconnect.js';
+import type { ReconnectOptions } from '../client/backoff.js';
 import { Connection } from './connection.js';
+import { openTunnel, proxyFor, type ProxySetting } from './proxy.js';
 import { clientExtensionsWithCompression, type CompressionOption } from './deflate.js';
 import type { ClientExtension, MessageCodec } from './message-codec.js';
 import type { ConnectionOptions } from './types.js';
@@ -34,8 +37,15 @@ export interface ConnectOptions extends ConnectionOptions {
   compression?: CompressionOption;
   /** An already connected transport (e.g. a proxy tunnel) to run the handshake over. */
   socket?: Duplex;
-  /** Aborts the opening handshake. */
+  /** Aborts the opening handshake (and reconnecting). */
   signal?: AbortSignal;
+  /**
+   * Retry with backoff: `await connect()` retries the first open until it
+   * succeeds; iterating `connect()` reconnects after each drop unless false.
+   */
+  reconnect?: boolean | ReconnectOptions;
+  /** An http:// or https:// proxy to tunnel through with CONNECT, or true for HTTPS_PROXY/HTTP_PROXY/NO_PROXY. */
+  proxy?: ProxySetting;
 }
 
 /** A parsed ws:// or wss:// URL. */
@@ -77,20 +87,35 @@ export function parseWebSocketUrl(input: string | URL): WebSocketUrl {
 }
 
 /**
- * Opens a WebSocket connection to `url` (ws:// or wss://) and resolves once
- * the handshake succeeded.
+ * Opens a WebSocket connection to `url` (ws:// or wss://): await it for one
+ * connection, or iterate it for a new connection after each drop.
  *
  * ```ts
  * const ws = await connect('ws://localhost:8765');
  * await ws.send('hello');
  * console.log(await ws.recv());
+ *
+ * for await (const ws of connect(url, { reconnect: true })) { ... }
  * ```
  */
-export async function connect(url: string | URL, options: ConnectOptions = {}): Promise<Connection> {
+export function connect(url: string | URL, options: ConnectOptions = {}): Connector<Connection> {
+  return new Connector(() => openConnection(url, options), options.reconnect, options.signal);
+}
+
+/** Opens one connection (no retry) and resolves once the handshake succeeded; what awaiting {@link connect} does. */
+export async function openConnection(url: string | URL, options: ConnectOptions = {}): Promise<Connection> {
   const target = parseWebSocketUrl(url);
   options = { ...options, extensions: clientExtensionsWithCompression(options.compression, options.extensions) };
-  const socket = options.socket ?? openTransport(target, options);
-  const timeout = options.openTimeout ?? 10_000;
+  let socket = options.socket;
+  let timeout = options.openTimeout ?? 10_000;
+  const proxy = socket === undefined ? proxyFor(target, options.proxy) : null;
+  if (proxy !== null) {
+    const started = Date.now();
+    const tunnel = await openTunnel(proxy, target, { timeout, signal: options.signal, tls: options.tls });
+    socket = target.secure ? openTransport(target, options, tunnel) : tunnel;
+    timeout = Math.max(1, timeout - (Date.now() - started));
+  }
+  socket ??= openTransport(target, options);
   let timer: NodeJS.Timeout | undefined;
   let onAbort: (() => void) | undefined;
   try {
@@ -112,9 +137,10 @@ export async function connect(url: string | URL, options: ConnectOptions = {}): 
   }
 }
 
-function openTransport(target: WebSocketUrl, options: ConnectOptions): Duplex {
+function openTransport(target: WebSocketUrl, options: ConnectOptions, tunnel?: Duplex): Duplex {
   if (!target.secure) return net.connect({ host: target.hostname, port: target.port });
   return tls.connect({
+    ...(tunnel !== undefined ? { socket: tunnel } : {}),
     host: target.hostname,
     port: target.port,
     servername: net.isIP(target.hostname) ? undefined : target.hostname,

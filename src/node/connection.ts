@@ -212,11 +212,14 @@ export class Connection implements ProtocolHandler, AsyncIterable<Message> {
         this.protocol.sendFrame(opcode, bytes, true, false);
         return this.drained();
       }
-      return this.chainOutbound(async () => this.protocol.sendFrame(opcode, bytes, true, false));
+      const owned = typeof payload === 'string' ? bytes : Buffer.from(bytes);
+      return this.chainOutbound(async () => this.protocol.sendFrame(opcode, owned, true, false));
     }
     // Compression is asynchronous; later sends queue behind it so messages keep their order.
+    // Copy the caller's bytes: they may reuse the buffer as soon as send() returns (broadcast does), as without a codec.
+    const owned = typeof payload === 'string' ? bytes : Buffer.from(bytes);
     return this.chainOutbound(async () => {
-      const encoded = await codec.encode(bytes);
+      const encoded = await codec.encode(owned);
       if (this.protocol.state === State.OPEN) this.protocol.sendFrame(opcode, encoded, true, true);
     });
   }
@@ -361,6 +364,12 @@ export class Connection implements ProtocolHandler, AsyncIterable<Message> {
    * connection is closed, dropping it after `closeTimeout`.
    */
   async close(code = 1000, reason = ''): Promise<CloseInfo> {
+    if (this.protocol.state === State.OPEN && this.outbound !== null) {
+      // Messages send() accepted but still compressing go out before the close frame; the timer
+      // bounds the wait if the peer stops reading.
+      this.armCloseTimer();
+      await this.outbound;
+    }
     if (this.protocol.state === State.OPEN) {
       this.protocol.sendClose(code, reason);
       this.armCloseTimer();
@@ -420,7 +429,8 @@ export class Connection implements ProtocolHandler, AsyncIterable<Message> {
         if (this.protocol.state === State.OPEN || this.protocol.state === State.CLOSING) {
           this.transportError = new TimeoutError('keepalive ping timeout');
           this.fail(1011, 'keepalive ping timeout');
-          this.armCloseTimer();
+          // The peer is unresponsive: waiting closeTimeout for its TCP close would only delay detection.
+          this.terminate();
         }
       }, this.pingTimeout);
       timer.unref();
