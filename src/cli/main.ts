@@ -18,6 +18,11 @@ export interface Command {
 
 const COMMANDS: Record<string, () => Promise<Command>> = {
   echo: () => import('./echo.js'),
+  connect: () => import('./connect.js'),
+  serve: () => import('./serve.js'),
+  proxy: () => import('./proxy.js'),
+  replay: () => import('./replay.js'),
+  bench: () => import('./bench.js'),
 };
 
 /** Registers a command (used by command modules added later). */

@@ -1,0 +1,228 @@
+/**
+ * Frame-level observation for `wskit proxy`: a scanner that surfaces frames
+ * (not messages) from a byte stream without holding whole payloads, and the
+ * JSON Lines record format that `wskit replay` reads back.
+ */
+import { applyMask } from '../protocol/mask.js';
+import { opcodeName } from './format.js';
+
+/** A frame seen by {@link FrameScanner}. */
+export interface ScannedFrame {
+  /** Opcode (0 continuation, 1 text, 2 binary, 8 close, 9 ping, 10 pong, others reserved). */
+  opcode: number;
+  /** For a continuation frame, the opcode of its message's first frame; else the frame's opcode. */
+  messageOpcode: number;
+  /** FIN bit. */
+  fin: boolean;
+  /** RSV1..RSV3 bits as a number (RSV1 = 4, RSV2 = 2, RSV3 = 1). */
+  rsv: number;
+  /** Whether the payload was masked. */
+  masked: boolean;
+  /** Payload length from the header. */
+  length: number;
+  /** The first bytes of the unmasked payload: all of it when `length <= capture`, else `preview` bytes. */
+  payload: Buffer;
+  /** When the frame's first byte arrived (ms since the epoch). */
+  startedAt: number;
+}
+
+/** A stream that cannot be framed any further (e.g. a 64-bit length with the top bit set). */
+export class FrameScanError extends Error {}
+
+/**
+ * Parses WebSocket frames out of a byte stream as it passes by. The bytes are
+ * not modified (a proxy forwards them as they are); each frame is reported
+ * once complete, with at most `max(preview, capture)` payload bytes kept, so a
+ * 1 GB frame costs no more memory than a small one.
+ */
+export class FrameScanner {
+  private readonly header = Buffer.alloc(14);
+  private headerLength = 0;
+  private needed = 2;
+  private inPayload = false;
+  private remaining = 0;
+  private frame: ScannedFrame | null = null;
+  private kept = 0;
+  private offset = 0;
+  private readonly maskKey = Buffer.alloc(4);
+  private messageOpcode = 0;
+  private failed = false;
+
+  /**
+   * @param onFrame called for each complete frame
+   * @param preview payload bytes kept for every frame (display)
+   * @param capture frames up to this size are kept whole (recording)
+   */
+  constructor(
+    private readonly onFrame: (frame: ScannedFrame) => void,
+    private readonly preview = 256,
+    private readonly capture = 0,
+  ) {}
+
+  /** Feeds bytes; throws {@link FrameScanError} once the stream cannot be framed (later calls are ignored). */
+  push(chunk: Buffer): void {
+    if (this.failed) return;
+    let at = 0;
+    while (at < chunk.length) {
+      if (!this.inPayload) {
+        const take = Math.min(this.needed - this.headerLength, chunk.length - at);
+        chunk.copy(this.header, this.headerLength, at, at + take);
+        this.headerLength += take;
+        at += take;
+        if (this.headerLength < this.needed) return;
+        if (!this.parseHeader()) continue;
+      }
+      const take = Math.min(this.remaining, chunk.length - at);
+      const frame = this.frame!;
+      const keep = Math.min(take, frame.payload.length - this.kept);
+      if (keep > 0) {
+        chunk.copy(frame.payload, this.kept, at, at + keep);
+        if (frame.masked) applyMask(frame.payload.subarray(this.kept, this.kept + keep), this.maskKey, this.offset & 3);
+        this.kept += keep;
+      }
+      this.offset += take;
+      this.remaining -= take;
+      at += take;
+      if (this.remaining === 0) this.finish();
+    }
+  }
+
+  /** Reads the header once `needed` bytes are in; returns true when the payload starts. */
+  private parseHeader(): boolean {
+    const h = this.header;
+    const lengthCode = h[1]! & 0x7f;
+    const masked = (h[1]! & 0x80) !== 0;
+    const full = 2 + (lengthCode === 126 ? 2 : lengthCode === 127 ? 8 : 0) + (masked ? 4 : 0);
+    if (this.headerLength < full) {
+      this.needed = full;
+      return false;
+    }
+    let length = lengthCode;
+    let at = 2;
+    if (lengthCode === 126) {
+      length = h.readUInt16BE(2);
+      at = 4;
+    } else if (lengthCode === 127) {
+      const high = h.readUInt32BE(2);
+      if (high > 0x1fffff) {
+        this.failed = true;
+        throw new FrameScanError('frame length does not fit in 53 bits');
+      }
+      length = high * 0x100000000 + h.readUInt32BE(6);
+      at = 10;
+    }
+    if (masked) h.copy(this.maskKey, 0, at, at + 4);
+    const opcode = h[0]! & 0x0f;
+    if (opcode === 1 || opcode === 2) this.messageOpcode = opcode;
+    const keep = length <= this.capture ? length : Math.min(length, this.preview);
+    this.frame = {
+      opcode,
+      messageOpcode: opcode === 0 ? this.messageOpcode : opcode,
+      fin: (h[0]! & 0x80) !== 0,
+      rsv: (h[0]! >> 4) & 0x7,
+      masked,
+      length,
+      payload: Buffer.allocUnsafe(keep),
+      startedAt: Date.now(),
+    };
+    this.kept = 0;
+    this.offset = 0;
+    this.remaining = length;
+    this.inPayload = true;
+    if (length === 0) this.finish();
+    return this.inPayload;
+  }
+
+  private finish(): void {
+    const frame = this.frame!;
+    this.frame = null;
+    this.inPayload = false;
+    this.headerLength = 0;
+    this.needed = 2;
+    this.onFrame(frame);
+  }
+}
+
+/** Who sent a frame or a head. */
+export type Side = 'client' | 'server';
+
+/** One line of a `--record` file. */
+export type RecordEntry =
+  | { type: 'open'; conn: number; time: number; peer: string; target: string }
+  | { type: 'request'; conn: number; time: number; method: string; target: string; headers: Array<[string, string]>; stripped?: string[] }
+  | { type: 'response'; conn: number; time: number; status: number; statusText: string; headers: Array<[string, string]> }
+  | RecordedFrame
+  | { type: 'end'; conn: number; time: number; from: Side }
+  | { type: 'closed'; conn: number; time: number };
+
+/** A frame in a `--record` file: text payloads as `text`, others as `base64`. */
+export interface RecordedFrame {
+  /** Always `frame`. */
+  type: 'frame';
+  /** Connection number (1, 2, ... in order of arrival at the proxy). */
+  conn: number;
+  /** When the frame started, in ms since the epoch. */
+  time: number;
+  /** Who sent it. */
+  from: Side;
+  /** Opcode number. */
+  opcode: number;
+  /** Opcode name (TEXT, BINARY, CONT, CLOSE, PING, PONG). */
+  op: string;
+  /** FIN bit. */
+  fin: boolean;
+  /** RSV bits (RSV1 = 4). */
+  rsv: number;
+  /** Whether it was masked. */
+  masked: boolean;
+  /** Payload length. */
+  length: number;
+  /** The payload as text (text frames and continuations of text messages, when valid UTF-8). */
+  text?: string;
+  /** The payload as base64 (all other frames). */
+  base64?: string;
+  /** True when the payload was larger than the record limit and only its start is kept. */
+  truncated?: boolean;
+  /** Close frames: the code (1005 when none). */
+  code?: number;
+  /** Close frames: the reason. */
+  reason?: string;
+}
+
+/** Builds the record line of a scanned frame. */
+export function recordFrame(conn: number, from: Side, frame: ScannedFrame): RecordedFrame {
+  const entry: RecordedFrame = {
+    type: 'frame',
+    conn,
+    time: frame.startedAt,
+    from,
+    opcode: frame.opcode,
+    op: opcodeName(frame.opcode),
+    fin: frame.fin,
+    rsv: frame.rsv,
+    masked: frame.masked,
+    length: frame.length,
+  };
+  const payload = frame.payload;
+  const truncated = payload.length < frame.length;
+  if (frame.messageOpcode === 1 && (frame.rsv & 4) === 0 && !truncated && isWholeUtf8(payload)) {
+    entry.text = payload.toString('utf8');
+  } else {
+    entry.base64 = payload.toString('base64');
+  }
+  if (truncated) entry.truncated = true;
+  if (frame.opcode === 8) {
+    entry.code = payload.length >= 2 ? payload.readUInt16BE(0) : 1005;
+    entry.reason = payload.length > 2 ? payload.subarray(2).toString('utf8') : '';
+  }
+  return entry;
+}
+
+function isWholeUtf8(data: Buffer): boolean {
+  return Buffer.from(data.toString('utf8'), 'utf8').equals(data);
+}
+
+/** The payload bytes of a recorded frame. */
+export function recordedPayload(frame: RecordedFrame): Buffer {
+  return frame.text !== undefined ? Buffer.from(frame.text, 'utf8') : Buffer.from(frame.base64 ?? '', 'base64');
+}

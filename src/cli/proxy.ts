@@ -1,0 +1,367 @@
+/**
+ * `wskit proxy --listen PORT --target URL`: a debugging proxy that relays
+ * WebSocket traffic byte for byte and prints every frame on the way.
+ *
+ * Bytes are forwarded as they arrive, unmodified (control frames, close
+ * codes, fragmentation and masking stay exactly as the peers sent them); a
+ * {@link FrameScanner} per direction watches the same bytes and reports each
+ * frame with a bounded preview, so large messages are never buffered.
+ *
+ * permessage-deflate: the proxy removes `Sec-WebSocket-Extensions` from the
+ * client's request, so the server cannot negotiate compression and every
+ * payload stays readable. Peers that require compression will fail the
+ * handshake through the proxy; that is the price of seeing the bytes.
+ */
+import { createWriteStream, type WriteStream } from 'node:fs';
+import net from 'node:net';
+import type { Duplex } from 'node:stream';
+import tls from 'node:tls';
+import { parseWebSocketUrl, type WebSocketUrl } from '../node/client.js';
+import { HttpHeadReader, parseRequestHead, parseResponseHead, serializeResponse, type HttpHeaders } from '../protocol/http11.js';
+import { UsageError, parseOptions, parsePort, untilSignal } from './args.js';
+import { checkUrl } from './connect.js';
+import { clock, escapeControl, formatFrame, palette, parseNumber, prettyJson, type Palette } from './format.js';
+import { FrameScanError, FrameScanner, recordFrame, type RecordEntry, type ScannedFrame, type Side } from './frame-log.js';
+
+/** One line for `wskit --help`. */
+export const summary = 'debugging proxy: relays WebSocket traffic and prints every frame';
+
+/** `wskit proxy --help`. */
+export const help = `Usage: wskit proxy --listen PORT --target URL [options]
+
+Accepts WebSocket connections on PORT and relays each one to URL, printing
+the handshake and every frame in both directions as it passes:
+
+  12:00:00.004 #1 > TEXT FIN '{"a":1}' [7 bytes]
+  12:00:00.005 #1 < TEXT FIN '{"a":1}' [7 bytes]
+  12:00:00.006 #1 > CLOSE FIN 1000 (OK) [2 bytes]
+
+'>' is client to server, '<' server to client; FIN, RSV1-3 are the header
+bits ('---' when FIN is clear). Text is quoted with control characters
+escaped, binary shown as hex, both truncated (--max-chars). Bytes are relayed
+unchanged, as they arrive: control frames, fragmentation and close codes are
+exactly what the peers sent, and a large message is never held in memory.
+
+Compression: the proxy strips Sec-WebSocket-Extensions from the client's
+request so that permessage-deflate is not negotiated and payloads stay
+readable.
+
+The request path is kept (ws://proxy/chat goes to URL's host at /chat)
+unless URL has a path of its own. The Host header is rewritten to URL's.
+
+Options:
+  -l, --listen PORT      port to listen on (required; 0 picks one)
+      --host H           interface to listen on (default 127.0.0.1)
+  -t, --target URL       the server to relay to, ws:// or wss:// (required)
+  -r, --record FILE      also write a JSON Lines log (one object per frame,
+                         head, end) that 'wskit replay FILE URL' plays back
+      --record-limit N   keep whole payloads up to N bytes in the log (default
+                         1048576); larger frames are logged truncated
+      --max-chars N      payload characters shown per frame (default 80)
+      --json             pretty-print complete JSON text frames below their line
+  -v, --verbose          print every handshake header
+  -q, --quiet            print nothing per frame (with --record)
+  -k, --insecure         do not verify the target's TLS certificate
+
+Exit status: 0 after Ctrl-C/SIGTERM, 1 if it cannot listen, 2 bad arguments.
+
+Examples:
+  wskit proxy --listen 9000 --target ws://127.0.0.1:8765
+  wskit proxy -l 9000 -t wss://example.com/socket --record session.jsonl
+  wskit replay session.jsonl ws://127.0.0.1:8765
+`;
+
+interface ProxySettings {
+  target: WebSocketUrl;
+  targetUrl: string;
+  keepPath: boolean;
+  maxChars: number;
+  recordLimit: number;
+  json: boolean;
+  verbose: boolean;
+  quiet: boolean;
+  insecure: boolean;
+}
+
+/** Runs the proxy until a signal arrives. */
+export async function run(args: string[]): Promise<number> {
+  const { values, positionals } = parseOptions(args, {
+    listen: { type: 'string', short: 'l' },
+    host: { type: 'string' },
+    target: { type: 'string', short: 't' },
+    record: { type: 'string', short: 'r' },
+    'record-limit': { type: 'string' },
+    'max-chars': { type: 'string' },
+    json: { type: 'boolean' },
+    verbose: { type: 'boolean', short: 'v' },
+    quiet: { type: 'boolean', short: 'q' },
+    insecure: { type: 'boolean', short: 'k' },
+  }, true);
+  if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
+  if (values.listen === undefined) throw new UsageError('missing --listen PORT');
+  if (values.target === undefined) throw new UsageError('missing --target URL');
+  const port = parsePort(values.listen, 0);
+  const targetUrl = checkUrl(values.target, 'proxy');
+  const target = parseWebSocketUrl(targetUrl);
+  const settings: ProxySettings = {
+    target,
+    targetUrl,
+    keepPath: target.target === '/',
+    maxChars: parseNumber('--max-chars', values['max-chars'], { integer: true, min: 8 }) ?? 80,
+    recordLimit: parseNumber('--record-limit', values['record-limit'], { integer: true }) ?? 1 << 20,
+    json: values.json === true,
+    verbose: values.verbose === true,
+    quiet: values.quiet === true,
+    insecure: values.insecure === true,
+  };
+  let recorder: WriteStream | null = null;
+  if (values.record !== undefined) {
+    recorder = createWriteStream(values.record, { flags: 'w' });
+    await new Promise<void>((resolve, reject) => {
+      recorder!.once('open', () => resolve());
+      recorder!.once('error', (error) => reject(new Error(`cannot write ${values.record}: ${error.message}`)));
+    });
+  }
+  const proxy = new Proxy(settings, recorder);
+  const server = net.createServer((socket) => proxy.accept(socket));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (error: NodeJS.ErrnoException) =>
+      reject(new Error(error.code === 'EADDRINUSE' ? `port ${port} is already in use` : `cannot listen: ${error.message}`)),
+    );
+    server.listen(port, values.host ?? '127.0.0.1', () => resolve());
+  });
+  const address = server.address() as net.AddressInfo;
+  const host = address.address.includes(':') ? `[${address.address}]` : address.address;
+  process.stdout.write(`Proxying ws://${host}:${address.port} → ${targetUrl}\n`);
+  await untilSignal();
+  server.close();
+  proxy.closeAll();
+  if (recorder !== null) await new Promise<void>((resolve) => recorder!.end(resolve));
+  return 0;
+}
+
+class Proxy {
+  private nextId = 1;
+  private readonly sockets = new Set<Duplex>();
+  private readonly colors: Palette = palette(process.stdout);
+
+  constructor(
+    private readonly settings: ProxySettings,
+    private readonly recorder: WriteStream | null,
+  ) {}
+
+  closeAll(): void {
+    for (const socket of this.sockets) socket.destroy();
+  }
+
+  record(entry: RecordEntry): void {
+    this.recorder?.write(JSON.stringify(entry) + '\n');
+  }
+
+  line(conn: number, text: string): void {
+    if (this.settings.quiet) return;
+    process.stdout.write(`${this.colors.dim(clock())} ${this.colors.dim('#' + conn)} ${text}\n`);
+  }
+
+  track(socket: Duplex): void {
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
+  }
+
+  accept(client: net.Socket): void {
+    const conn = this.nextId++;
+    const peer = `${client.remoteAddress}:${client.remotePort}`;
+    this.track(client);
+    client.on('error', () => undefined);
+    this.record({ type: 'open', conn, time: Date.now(), peer, target: this.settings.targetUrl });
+    this.line(conn, this.colors.dim(`connection from ${peer}`));
+    const reader = new HttpHeadReader(true);
+    const onData = (chunk: Buffer) => {
+      let complete;
+      try {
+        complete = reader.push(chunk);
+      } catch (error) {
+        client.off('data', onData);
+        this.line(conn, this.colors.red(`bad request from client: ${(error as Error).message}`));
+        client.end(serializeResponse(400, [['Connection', 'close']], `wskit proxy: ${(error as Error).message}\n`));
+        return;
+      }
+      if (complete === null) return;
+      client.off('data', onData);
+      client.pause();
+      this.forwardRequest(conn, client, complete.head, complete.rest);
+    };
+    client.on('data', onData);
+  }
+
+  private forwardRequest(conn: number, client: net.Socket, head: Buffer, rest: Buffer): void {
+    const { settings, colors } = this;
+    let request;
+    try {
+      request = parseRequestHead(head);
+    } catch (error) {
+      this.line(conn, colors.red(`bad request from client: ${(error as Error).message}`));
+      client.end(serializeResponse(400, [['Connection', 'close']], `wskit proxy: ${(error as Error).message}\n`));
+      return;
+    }
+    const path = settings.keepPath ? request.target : settings.target.target;
+    const headers: Array<[string, string]> = [];
+    const stripped: string[] = [];
+    for (const [name, value] of request.headers.raw) {
+      const lower = name.toLowerCase();
+      if (lower === 'sec-websocket-extensions') stripped.push(value);
+      else if (lower === 'host') headers.push([name, settings.target.host]);
+      else headers.push([name, value]);
+    }
+    let out = `${request.method} ${path} ${request.version}\r\n`;
+    for (const [name, value] of headers) out += `${name}: ${value}\r\n`;
+    out += '\r\n';
+    this.record({
+      type: 'request',
+      conn,
+      time: Date.now(),
+      method: request.method,
+      target: path,
+      headers,
+      ...(stripped.length > 0 ? { stripped } : {}),
+    });
+    let summary = `${colors.cyan('>')} ${request.method} ${escapeControl(path)} ${request.version}`;
+    const protocol = request.headers.get('sec-websocket-protocol');
+    if (protocol !== undefined) summary += colors.dim(` (subprotocols: ${escapeControl(protocol)})`);
+    if (stripped.length > 0) summary += colors.dim(` (removed Sec-WebSocket-Extensions: ${escapeControl(stripped.join(', '))})`);
+    this.line(conn, summary);
+    if (settings.verbose) this.headerLines(conn, request.headers);
+
+    const { target } = settings;
+    const server: Duplex = target.secure
+      ? tls.connect({
+          host: target.hostname,
+          port: target.port,
+          servername: net.isIP(target.hostname) ? undefined : target.hostname,
+          ALPNProtocols: ['http/1.1'],
+          rejectUnauthorized: !settings.insecure,
+        })
+      : net.connect({ host: target.hostname, port: target.port });
+    this.track(server);
+    let connected = false;
+    server.once(target.secure ? 'secureConnect' : 'connect', () => (connected = true));
+    server.on('error', (error: NodeJS.ErrnoException) => {
+      if (connected) return;
+      this.line(conn, colors.red(`cannot reach ${settings.targetUrl}: ${error.code ?? error.message}`));
+      if (!client.destroyed) {
+        client.end(serializeResponse(502, [['Connection', 'close']], `wskit proxy: cannot reach ${settings.targetUrl}: ${error.code ?? error.message}\n`));
+      }
+    });
+    server.write(Buffer.from(out, 'latin1'));
+
+    const reader = new HttpHeadReader(false);
+    const onData = (chunk: Buffer) => {
+      let complete;
+      try {
+        complete = reader.push(chunk);
+      } catch (error) {
+        server.off('data', onData);
+        this.line(conn, colors.red(`bad response from server: ${(error as Error).message}`));
+        server.destroy();
+        client.destroy();
+        return;
+      }
+      if (complete === null) return;
+      server.off('data', onData);
+      server.pause();
+      let response;
+      try {
+        response = parseResponseHead(complete.head);
+      } catch (error) {
+        this.line(conn, colors.red(`bad response from server: ${(error as Error).message}`));
+        server.destroy();
+        client.destroy();
+        return;
+      }
+      this.record({ type: 'response', conn, time: Date.now(), status: response.status, statusText: response.statusText, headers: response.headers.raw });
+      const upgraded = response.status === 101;
+      const text = `${response.version} ${response.status} ${escapeControl(response.statusText)}`;
+      let line = `${colors.green('<')} ${upgraded ? text : colors.yellow(text)}`;
+      const chosen = response.headers.get('sec-websocket-protocol');
+      if (chosen !== undefined) line += colors.dim(` (subprotocol: ${escapeControl(chosen)})`);
+      this.line(conn, line);
+      if (settings.verbose) this.headerLines(conn, response.headers);
+      client.write(complete.head);
+      this.relay(conn, client, server, upgraded, rest, complete.rest);
+    };
+    server.on('data', onData);
+  }
+
+  private headerLines(conn: number, headers: HttpHeaders): void {
+    for (const [name, value] of headers.raw) this.line(conn, this.colors.dim(`    ${escapeControl(name)}: ${escapeControl(value)}`));
+  }
+
+  /** Pipes both ways; after a 101, frames are scanned and printed on the way. */
+  private relay(conn: number, client: Duplex, server: Duplex, upgraded: boolean, fromClient: Buffer, fromServer: Buffer): void {
+    const ended = { client: false, server: false };
+    const pipe = (source: Duplex, sink: Duplex, from: Side, first: Buffer) => {
+      const scanner = upgraded ? this.scanner(conn, from) : null;
+      const onChunk = (chunk: Buffer) => {
+        if (chunk.length === 0) return;
+        if (!sink.destroyed && !sink.write(chunk)) {
+          source.pause();
+          sink.once('drain', () => source.resume());
+        }
+        if (scanner !== null) {
+          try {
+            scanner.push(chunk);
+          } catch (error) {
+            if (error instanceof FrameScanError) this.line(conn, this.colors.red(`cannot parse frames from the ${from} any more: ${error.message}`));
+            else throw error;
+          }
+        }
+      };
+      onChunk(first);
+      source.on('data', onChunk);
+      source.on('end', () => {
+        ended[from] = true;
+        this.record({ type: 'end', conn, time: Date.now(), from });
+        if (upgraded) this.line(conn, this.colors.dim(`${from} closed its side of the TCP connection`));
+        sink.end();
+      });
+      source.on('close', () => {
+        if (!ended[from]) sink.destroy();
+      });
+      source.on('error', (error: NodeJS.ErrnoException) => {
+        this.line(conn, this.colors.red(`${from} connection error: ${error.code ?? error.message}`));
+      });
+      source.resume();
+    };
+    pipe(client, server, 'client', fromClient);
+    pipe(server, client, 'server', fromServer);
+    let closes = 0;
+    const onClose = () => {
+      if (++closes < 2) return;
+      this.record({ type: 'closed', conn, time: Date.now() });
+      this.line(conn, this.colors.dim('connection closed'));
+    };
+    client.once('close', onClose);
+    server.once('close', onClose);
+  }
+
+  private scanner(conn: number, from: Side): FrameScanner {
+    const { settings, colors } = this;
+    const arrow = from === 'client' ? colors.cyan('>') : colors.green('<');
+    const capture = this.recorder !== null ? settings.recordLimit : 0;
+    return new FrameScanner(
+      (frame: ScannedFrame) => {
+        if (this.recorder !== null) this.record(recordFrame(conn, from, frame));
+        if (settings.quiet) return;
+        let text = formatFrame({ ...frame, preview: frame.payload }, settings.maxChars);
+        if (frame.opcode >= 8) text = colors.yellow(text);
+        this.line(conn, `${arrow} ${text}`);
+        if (settings.json && frame.opcode === 1 && frame.fin && frame.payload.length === frame.length) {
+          const pretty = prettyJson(frame.payload.toString('utf8'));
+          if (pretty.includes('\n')) process.stdout.write(escapeControl(pretty, true).replace(/^/gm, '    ') + '\n');
+        }
+      },
+      Math.max(256, settings.maxChars * 4),
+      capture,
+    );
+  }
+}
