@@ -220,7 +220,7 @@ export class Connection implements ProtocolHandler, AsyncIterable<Message> {
     const owned = typeof payload === 'string' ? bytes : Buffer.from(bytes);
     return this.chainOutbound(async () => {
       const encoded = await codec.encode(owned);
-      if (this.protocol.state === State.OPEN) this.protocol.sendFrame(opcode, encoded, true, true);
+      if (this.protocol.state === State.OPEN) this.protocol.sendFrame(opcode, encoded ?? owned, true, encoded !== null);
     });
   }
 

@@ -159,8 +159,12 @@ export class DeflateCodec implements MessageCodec {
     return size >= this.settings.threshold;
   }
 
-  /** Compresses a message: zlib output flushed with Z_SYNC_FLUSH, minus its 0x00 0x00 0xff 0xff tail (§7.2.1). */
-  encode(data: Buffer): Promise<Buffer> {
+  /**
+   * Compresses a message: zlib output flushed with Z_SYNC_FLUSH, minus its 0x00 0x00 0xff 0xff tail (§7.2.1).
+   * Null when the output would not be smaller (random or already compressed data): the message is then sent
+   * uncompressed, so it never grows on the wire past a peer's size limit.
+   */
+  encode(data: Buffer): Promise<Buffer | null> {
     // Calls are chained so two messages never share the stream at once, whatever the caller does.
     const result = this.deflating.then(() => this.settings.limiter.run(() => this.deflate(data)));
     this.deflating = result.catch(noop);
@@ -186,7 +190,7 @@ export class DeflateCodec implements MessageCodec {
     this.inflater = null;
   }
 
-  private deflate(data: Buffer): Promise<Buffer> {
+  private deflate(data: Buffer): Promise<Buffer | null> {
     if (this.closed) return Promise.reject(new ProtocolError('connection closed', 1011));
     const stream = (this.deflater ??= zlib.createDeflateRaw({
       level: this.settings.level,
@@ -198,9 +202,17 @@ export class DeflateCodec implements MessageCodec {
       // Z_SYNC_FLUSH ends on a byte boundary with an empty stored block and keeps the dictionary (Z_FULL_FLUSH would not).
       stream.flush(zlib.constants.Z_SYNC_FLUSH, done);
     }).then((output) => {
-      if (this.params.deflateNoContextTakeover) this.dropDeflater();
       // §7.2.1: drop the 4-octet tail of the empty block.
-      return output.length >= 4 && output.subarray(output.length - 4).equals(TAIL) ? output.subarray(0, output.length - 4) : output;
+      const encoded =
+        output.length >= 4 && output.subarray(output.length - 4).equals(TAIL) ? output.subarray(0, output.length - 4) : output;
+      // Not worth it: send the message as is, and restart the compressor so that later messages don't refer
+      // back to bytes the peer never saw (the peer's inflater needs no reset to follow a fresh stream).
+      if (encoded.length >= data.length) {
+        this.dropDeflater();
+        return null;
+      }
+      if (this.params.deflateNoContextTakeover) this.dropDeflater();
+      return encoded;
     });
   }
 

@@ -8,8 +8,8 @@ export interface MessageCodec {
   decode(data: Buffer, maxSize: number): Promise<Buffer>;
   /** Whether an outgoing message of `size` bytes should be encoded (e.g. above a threshold). */
   shouldEncode(size: number): boolean;
-  /** Encodes an outgoing message; the result is sent with RSV1 set. */
-  encode(data: Buffer): Promise<Buffer>;
+  /** Encodes an outgoing message; the result is sent with RSV1 set, or as is (RSV1 clear) if null. */
+  encode(data: Buffer): Promise<Buffer | null>;
   /** Releases resources (zlib contexts) when the connection closes. */
   close(): void;
 }
