@@ -17,7 +17,9 @@ export interface Command {
 }
 
 const COMMANDS: Record<string, () => Promise<Command>> = {
+  console: () => import('./console.js'),
   echo: () => import('./echo.js'),
+  sensors: () => import('./sensors.js'),
   connect: () => import('./connect.js'),
   serve: () => import('./serve.js'),
   proxy: () => import('./proxy.js'),

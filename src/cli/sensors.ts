@@ -1,0 +1,195 @@
+import { createWriteStream } from 'node:fs';
+import { parseOptions, parsePort, UsageError, untilSignal } from './args.js';
+import { Collector, FileRecorder, type Sample, type SourceStatus } from './sensors/collector.js';
+import { Dashboard } from './sensors/dashboard.js';
+import { DEFAULT_WEB_PORT, DEFAULT_WS_PORT, streamUrls } from './sensors/protocol.js';
+import { SensorSimulator } from './sensors/simulator.js';
+
+/** One line for `wskit --help`. */
+export const summary = 'live dashboard and recorder for the SensorServer Android app (and a simulator of it)';
+
+/** `wskit sensors --help`. */
+export const help = `Usage: wskit sensors URL... [--type T,...] [--port P] [--csv FILE] [--json FILE]
+       wskit sensors HOST:PORT --list [--web-port Q]
+       wskit sensors --simulate [--port P] [--web-port Q] [--rate HZ]
+
+Reads the phone sensors streamed by the SensorServer Android app
+(github.com/umer0586/SensorServer) and shows them live in the browser: one chart
+per sensor with a line per axis, numeric readout, rate, dropped samples,
+pause, time window, CSV/JSON recording. Reconnects by itself when the app
+restarts; close codes are shown in words.
+
+URL is a full stream URL (ws://192.168.1.20:8080/sensor/connect?type=android.sensor.light,
+/sensors/connect?types=[...], /gps, /touchscreen) or HOST:PORT with --type.
+Several sensor types share one /sensors/connect stream; gps and touch have
+their own.
+
+Dashboard and recording:
+      --type T,...   for HOST:PORT: accelerometer, gyroscope, magnetic_field, gravity,
+                     linear_acceleration, rotation_vector, step_detector, light,
+                     pressure, proximity, gps, touch, or android.sensor.* names
+                     (default accelerometer)
+  -p, --port P       dashboard port (default 8767; 0 picks a free port)
+      --host H       dashboard interface (default 127.0.0.1)
+      --csv FILE     record to CSV: received_ms,source,type,timestamp_ns,accuracy,action,v0..v5
+                     (GPS: v0..v4 = latitude, longitude, altitude, speed, bearing; touch: v0,v1 = x,y)
+      --json FILE    record every message verbatim as JSON Lines {received,source,message}
+                     With --csv or --json no dashboard is served unless --port is given.
+      --duration S   stop after S seconds (default: until Ctrl-C)
+      --list         print the sensors the phone offers (GET http://HOST:WEB_PORT/sensors)
+
+Simulator (a SensorServer-compatible fake phone, same paths, JSON and close codes):
+      --simulate     run the simulator instead
+  -p, --port P       WebSocket port (default ${DEFAULT_WS_PORT})
+      --web-port Q   HTTP port answering GET /wsport and GET /sensors (default ${DEFAULT_WEB_PORT})
+      --host H       interface (default 127.0.0.1; 0.0.0.0 to reach it from other machines)
+      --rate HZ      samples per second per sensor (default 5: the app's 200,000 µs interval)
+      --log-sent F   write every message sent as JSON Lines {conn,path,message}
+      --limit N      stop sending after N messages per stream (for tests)
+      --drop P       skip this fraction of samples, leaving gaps (to see the dropped counter)
+      --deny-location  close /gps with 4009 (permission denied)
+
+Examples:
+  wskit sensors 192.168.1.20:8080 --type accelerometer,gyroscope,gps
+  wskit sensors 'ws://192.168.1.20:8080/sensor/connect?type=android.sensor.light'
+  wskit sensors 192.168.1.20:8080 --type accelerometer --csv walk.csv --duration 60
+  wskit sensors --simulate --rate 200 & wskit sensors 127.0.0.1:8080 --type accelerometer,gyroscope,gps,touch
+`;
+
+/** Runs `wskit sensors`. */
+export async function run(args: string[]): Promise<number> {
+  const { values, positionals } = parseOptions(
+    args,
+    {
+      type: { type: 'string', short: 't' },
+      port: { type: 'string', short: 'p' },
+      host: { type: 'string' },
+      csv: { type: 'string' },
+      json: { type: 'string' },
+      duration: { type: 'string' },
+      list: { type: 'boolean' },
+      simulate: { type: 'boolean' },
+      'web-port': { type: 'string' },
+      rate: { type: 'string' },
+      'log-sent': { type: 'string' },
+      limit: { type: 'string' },
+      drop: { type: 'string' },
+      'deny-location': { type: 'boolean' },
+      seed: { type: 'string' },
+    },
+    true,
+  );
+  if (values.simulate) {
+    if (positionals.length > 0) throw new UsageError('--simulate takes no URL');
+    return simulate(values);
+  }
+  if (positionals.length === 0) throw new UsageError('give a SensorServer URL or HOST:PORT (or --simulate)');
+  const types = values.type?.split(',').map((t) => t.trim()).filter(Boolean) ?? ['accelerometer'];
+  const urls: string[] = [];
+  for (const target of positionals) {
+    if (/^(ws|wss):\/\//i.test(target)) urls.push(target);
+    else if (/^[^/\s]+:\d+$/.test(target)) {
+      if (values.list) return list(target, parsePort(values['web-port'], DEFAULT_WEB_PORT));
+      urls.push(...streamUrls(target, types));
+    } else throw new UsageError(`'${target}' is neither a ws:// URL nor HOST:PORT`);
+  }
+  const duration = values.duration === undefined ? undefined : Number(values.duration);
+  if (duration !== undefined && !(duration > 0)) throw new UsageError(`invalid duration '${values.duration}'`);
+
+  const collector = new Collector(urls);
+  const recorders: FileRecorder[] = [];
+  if (values.csv) recorders.push(new FileRecorder(values.csv, 'csv'));
+  if (values.json) recorders.push(new FileRecorder(values.json, 'json'));
+  for (const recorder of recorders) collector.on('sample', (sample: Sample, text: string) => recorder.write(sample, text));
+  collector.on('status', (source: SourceStatus) => process.stderr.write(statusLine(source) + '\n'));
+
+  let dashboard: Dashboard | null = null;
+  if (recorders.length === 0 || values.port !== undefined) {
+    dashboard = new Dashboard(collector, { host: values.host ?? '127.0.0.1', port: parsePort(values.port, 8767) });
+    const url = await dashboard.listen();
+    process.stdout.write(`Dashboard at ${url}\n`);
+  }
+  for (const url of urls) process.stdout.write(`Reading ${url}\n`);
+  collector.start();
+  const summaryTimer = setInterval(() => {
+    const stats = collector.stats();
+    if (stats.length > 0) process.stderr.write(stats.map((s) => `${s.title} ${s.rate.toFixed(1)} Hz, ${s.count} samples, ${s.gaps} missing`).join(' | ') + '\n');
+  }, 5000);
+  let timer: NodeJS.Timeout | undefined;
+  const stop = new Promise<string>((resolve) => {
+    if (duration !== undefined) timer = setTimeout(() => resolve('duration'), duration * 1000);
+    void untilSignal().then(resolve);
+    void collector.done().then(() => resolve('failed'));
+  });
+  const why = await stop;
+  clearTimeout(timer);
+  clearInterval(summaryTimer);
+  await collector.stop();
+  await dashboard?.close();
+  await Promise.all(recorders.map((r) => r.close()));
+  for (const recorder of recorders) process.stderr.write(`Recorded ${recorder.count} samples\n`);
+  return why === 'failed' ? 1 : 0;
+}
+
+function statusLine(source: SourceStatus): string {
+  const where = `[${source.id}] ${source.url}`;
+  switch (source.state) {
+    case 'open':
+      return `${where}: connected`;
+    case 'retrying':
+      return `${where}: ${source.lastClose ?? 'closed'}; retrying in ${((source.retryAt! - Date.now()) / 1000).toFixed(1)} s`;
+    case 'failed':
+      return `${where}: ${source.lastClose ?? 'failed'}; not retrying`;
+    case 'connecting':
+      return `${where}: connecting`;
+    default:
+      return `${where}: stopped`;
+  }
+}
+
+async function list(hostPort: string, webPort: number): Promise<number> {
+  const host = hostPort.slice(0, hostPort.lastIndexOf(':'));
+  const url = `http://${host}:${webPort}/sensors`;
+  const response = await fetch(url, { signal: AbortSignal.timeout(5000) });
+  if (!response.ok) throw new Error(`${url} answered ${response.status}`);
+  const sensors = (await response.json()) as Array<{ name: string; type: string }>;
+  for (const sensor of sensors) process.stdout.write(`${sensor.type.padEnd(42)} ${sensor.name}\n`);
+  return 0;
+}
+
+async function simulate(values: Record<string, string | boolean | undefined>): Promise<number> {
+  const number = (name: string, check: (n: number) => boolean) => {
+    const raw = values[name];
+    if (raw === undefined) return undefined;
+    const n = Number(raw);
+    if (!check(n)) throw new UsageError(`invalid --${name} '${raw}'`);
+    return n;
+  };
+  const rate = number('rate', (n) => n > 0 && n <= 10_000);
+  const limit = number('limit', (n) => Number.isInteger(n) && n >= 0);
+  const drop = number('drop', (n) => n >= 0 && n < 1);
+  const seed = number('seed', Number.isInteger);
+  const logPath = values['log-sent'] as string | undefined;
+  const log = logPath ? createWriteStream(logPath) : null;
+  const simulator = new SensorSimulator({
+    host: (values.host as string | undefined) ?? '127.0.0.1',
+    port: parsePort(values.port as string | undefined, DEFAULT_WS_PORT),
+    webPort: parsePort(values['web-port'] as string | undefined, DEFAULT_WEB_PORT),
+    rate,
+    limit,
+    drop,
+    seed,
+    denyLocation: Boolean(values['deny-location']),
+    onSent: log ? (conn, path, text) => log.write(`{"conn":${conn},"path":${JSON.stringify(path)},"message":${text}}\n`) : undefined,
+  });
+  await simulator.start();
+  const hostPort = simulator.url.replace(/^ws:\/\//, '');
+  process.stdout.write(
+    `SensorServer simulator on ${simulator.url} (HTTP ${simulator.webUrl}/wsport and /sensors), ${simulator.rate} samples/s per sensor\n` +
+      `Try: wskit sensors ${hostPort} --type accelerometer,gyroscope,magnetic_field,gps,touch\n`,
+  );
+  await untilSignal();
+  await simulator.close();
+  if (log) await new Promise((resolve) => log.end(resolve));
+  return 0;
+}

@@ -1,0 +1,385 @@
+/**
+ * The client side of `wskit sensors`: one connection per SensorServer stream
+ * (reconnecting with backoff when the phone's app restarts), every message
+ * normalized into a {@link Sample}, per-sensor rate and gap statistics, and
+ * CSV / JSON Lines recording.
+ */
+import { EventEmitter } from 'node:events';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { connect } from '../../node/client.js';
+import type { Connection } from '../../node/connection.js';
+import {
+  CONTINUOUS_TYPES,
+  describeClose,
+  GET_LAST_KNOWN_LOCATION,
+  GPS_TYPE,
+  PERMANENT_CLOSE_CODES,
+  sensorInfo,
+  streamKind,
+  TOUCH_TYPE,
+} from './protocol.js';
+
+/** One normalized message from any stream. */
+export interface Sample {
+  /** The source (stream) number, from 1. */
+  source: number;
+  /** The Android type, or `gps` / `touch`. */
+  type: string;
+  /** Nanoseconds since the phone booted (sensors; GPS's elapsedRealtimeNanos), or null (touch). */
+  timestamp: number | null;
+  /** Sensor accuracy status, or GPS accuracy in metres; null for touch. */
+  accuracy: number | null;
+  /** Sensor values; GPS [latitude, longitude, altitude, speed, bearing]; touch [x, y]. */
+  values: number[];
+  /** Touch action (`ACTION_DOWN`…), else undefined. */
+  action?: string;
+  /** Wall-clock ms when wskit received it. */
+  received: number;
+  /** Plot time: Unix seconds, mapping the phone's boot clock onto wall time. */
+  x: number;
+}
+
+/** The state of one stream, for status lines and the dashboard. */
+export interface SourceStatus {
+  /** Source number. */
+  id: number;
+  /** The stream URL. */
+  url: string;
+  /** `sensor`, `sensors`, `gps`, `touch` or `other`. */
+  kind: string;
+  /** connecting, open, retrying, failed (no retry after a permanent close code) or stopped. */
+  state: 'connecting' | 'open' | 'retrying' | 'failed' | 'stopped';
+  /** The last close or connection error in words. */
+  lastClose: string | null;
+  /** The last close code, if any. */
+  lastCode: number | null;
+  /** Reconnections so far. */
+  reconnects: number;
+  /** When the next attempt happens (ms since epoch) while retrying. */
+  retryAt: number | null;
+  /** Messages that were not valid JSON or not understood. */
+  invalid: number;
+}
+
+/** Per (source, type) statistics. */
+export interface StreamStats {
+  /** `source:type`. */
+  key: string;
+  /** Source number. */
+  source: number;
+  /** Android type, `gps` or `touch`. */
+  type: string;
+  /** Title, unit and axis labels. */
+  title: string;
+  /** Unit of the values. */
+  unit: string;
+  /** Axis labels. */
+  axes: string[];
+  /** Samples received. */
+  count: number;
+  /** Samples per second over the last interval. */
+  rate: number;
+  /** Samples missing, estimated from pauses in the timestamps of steady-rate sensors. */
+  gaps: number;
+  /** Timestamps that went backwards. */
+  nonMonotonic: number;
+}
+
+/** Options of {@link Collector}. */
+export interface CollectorOptions {
+  /** Delay before the first retry in ms (doubles up to `maxDelay`). Default 500. */
+  initialDelay?: number;
+  /** Longest delay between retries in ms. Default 10,000. */
+  maxDelay?: number;
+  /** Time allowed to open a connection in ms. Default 5,000. */
+  openTimeout?: number;
+}
+
+const GPS_AXES = ['latitude (°)', 'longitude (°)', 'altitude (m)', 'speed (m/s)', 'bearing (°)'];
+
+interface Track {
+  stats: StreamStats;
+  lastTimestamp: number | null;
+  intervals: number[];
+  lastCount: number;
+  lastRateAt: number;
+}
+
+/**
+ * Connects to SensorServer streams and emits `sample` (a {@link Sample}),
+ * `status` (a {@link SourceStatus}) and `stream` (a new {@link StreamStats}).
+ */
+export class Collector extends EventEmitter {
+  /** The sources, in command-line order. */
+  readonly sources: SourceStatus[];
+  private readonly tracks = new Map<string, Track>();
+  private readonly offsets = new Map<number, number>();
+  private readonly sockets = new Map<number, Connection>();
+  private readonly options: CollectorOptions;
+  private stopping = false;
+  private readonly wake = new Set<() => void>();
+  private runs: Promise<void>[] = [];
+
+  constructor(urls: string[], options: CollectorOptions = {}) {
+    super();
+    this.options = options;
+    this.sources = urls.map((url, i) => ({
+      id: i + 1,
+      url,
+      kind: streamKind(url).kind,
+      state: 'connecting',
+      lastClose: null,
+      lastCode: null,
+      reconnects: 0,
+      retryAt: null,
+      invalid: 0,
+    }));
+  }
+
+  /** Starts every connection loop. */
+  start(): this {
+    this.runs = this.sources.map((source) => this.loop(source));
+    return this;
+  }
+
+  /** Resolves when every source has failed permanently or the collector stopped. */
+  async done(): Promise<void> {
+    await Promise.all(this.runs);
+  }
+
+  /** Closes every connection (1000) and stops retrying. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    for (const wake of this.wake) wake();
+    await Promise.all([...this.sockets.values()].map((ws) => ws.close(1000, 'bye').catch(() => undefined)));
+    await this.done();
+  }
+
+  /** Statistics of every (source, type) seen, refreshing the rates. */
+  stats(): StreamStats[] {
+    const now = performance.now();
+    for (const track of this.tracks.values()) {
+      const dt = (now - track.lastRateAt) / 1000;
+      if (dt >= 0.25) {
+        track.stats.rate = Math.round(((track.stats.count - track.lastCount) / dt) * 10) / 10;
+        track.lastCount = track.stats.count;
+        track.lastRateAt = now;
+      }
+    }
+    return [...this.tracks.values()].map((t) => t.stats);
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.wake.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.wake.add(done);
+    });
+  }
+
+  private setState(source: SourceStatus, state: SourceStatus['state']): void {
+    source.state = state;
+    this.emit('status', source);
+  }
+
+  private async loop(source: SourceStatus): Promise<void> {
+    const initial = this.options.initialDelay ?? 500;
+    const max = this.options.maxDelay ?? 10_000;
+    let delay = initial;
+    let first = true;
+    while (!this.stopping) {
+      if (!first) source.reconnects++;
+      first = false;
+      source.retryAt = null;
+      this.setState(source, 'connecting');
+      let ws: Connection;
+      try {
+        ws = await connect(source.url, { openTimeout: this.options.openTimeout ?? 5000, maxQueue: 256 });
+      } catch (error) {
+        const e = error as Error & { code?: string };
+        source.lastClose = `cannot connect: ${e.code && !e.message.includes(e.code) ? `${e.code} ` : ''}${e.message}`;
+        source.lastCode = null;
+        if (e.code === 'WS_INVALID_URL' || (e as { response?: { status?: number } }).response?.status === 404) {
+          this.setState(source, 'failed');
+          return;
+        }
+        source.retryAt = Date.now() + delay;
+        this.setState(source, 'retrying');
+        await this.sleep(delay);
+        delay = Math.min(max, delay * 2);
+        continue;
+      }
+      if (this.stopping) {
+        await ws.close(1000, 'bye').catch(() => undefined);
+        break;
+      }
+      this.sockets.set(source.id, ws);
+      const openedAt = performance.now();
+      this.setState(source, 'open');
+      if (source.kind === 'gps') ws.send(GET_LAST_KNOWN_LOCATION).catch(() => undefined);
+      try {
+        for await (const message of ws) {
+          if (typeof message === 'string') this.handle(source, message);
+        }
+      } catch {
+        // closed with an error code: reported below from ws.closed
+      }
+      const info = await ws.closed;
+      this.sockets.delete(source.id);
+      source.lastCode = info.code;
+      source.lastClose = describeClose(info.code, info.reason);
+      if (this.stopping) break;
+      if (PERMANENT_CLOSE_CODES.has(info.code)) {
+        this.setState(source, 'failed');
+        return;
+      }
+      if (performance.now() - openedAt > 5000) delay = initial;
+      source.retryAt = Date.now() + delay;
+      this.setState(source, 'retrying');
+      await this.sleep(delay);
+      delay = Math.min(max, delay * 2);
+    }
+    this.setState(source, 'stopped');
+  }
+
+  /** Parses one message into a sample (public for tests). */
+  handle(source: SourceStatus, text: string): Sample | null {
+    const received = Date.now();
+    let message: Record<string, unknown>;
+    try {
+      message = JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      source.invalid++;
+      return null;
+    }
+    let sample: Omit<Sample, 'x'>;
+    if (Array.isArray(message.values)) {
+      const type = typeof message.type === 'string' ? message.type : (streamKind(source.url).type ?? 'unknown');
+      sample = {
+        source: source.id,
+        type,
+        timestamp: typeof message.timestamp === 'number' ? message.timestamp : null,
+        accuracy: typeof message.accuracy === 'number' ? message.accuracy : null,
+        values: message.values.map(Number),
+        received,
+      };
+    } else if (typeof message.latitude === 'number' && typeof message.longitude === 'number') {
+      const num = (v: unknown) => (typeof v === 'number' ? v : NaN);
+      sample = {
+        source: source.id,
+        type: GPS_TYPE,
+        timestamp: typeof message.elapsedRealtimeNanos === 'number' ? message.elapsedRealtimeNanos : null,
+        accuracy: typeof message.accuracy === 'number' ? message.accuracy : null,
+        values: [message.latitude, message.longitude, num(message.altitude), num(message.speed), num(message.bearing)],
+        received,
+      };
+      if (sample.timestamp === null && typeof message.time === 'number') return this.record(source, { ...sample, x: message.time / 1000 }, text);
+    } else if (typeof message.action === 'string' && typeof message.x === 'number' && typeof message.y === 'number') {
+      sample = { source: source.id, type: TOUCH_TYPE, timestamp: null, accuracy: null, values: [message.x, message.y], action: message.action, received };
+    } else {
+      source.invalid++;
+      return null;
+    }
+    let x = received / 1000;
+    if (sample.timestamp !== null) {
+      // Map the phone's boot clock onto wall time: the smallest (received − timestamp) seen is the least delayed.
+      const offset = received - sample.timestamp / 1e6;
+      const known = this.offsets.get(source.id);
+      const best = known === undefined ? offset : Math.min(known, offset);
+      this.offsets.set(source.id, best);
+      x = (sample.timestamp / 1e6 + best) / 1000;
+    }
+    return this.record(source, { ...sample, x }, text);
+  }
+
+  private record(source: SourceStatus, sample: Sample, text: string): Sample {
+    const key = `${sample.source}:${sample.type}`;
+    let track = this.tracks.get(key);
+    if (track === undefined) {
+      const info = sample.type === GPS_TYPE
+        ? { title: 'GPS', unit: '', axes: GPS_AXES }
+        : sample.type === TOUCH_TYPE
+          ? { title: 'Touch screen', unit: 'px', axes: ['x', 'y'] }
+          : sensorInfo(sample.type, sample.values.length);
+      track = {
+        stats: { key, source: source.id, type: sample.type, title: info.title, unit: info.unit, axes: info.axes, count: 0, rate: 0, gaps: 0, nonMonotonic: 0 },
+        lastTimestamp: null,
+        intervals: [],
+        lastCount: 0,
+        lastRateAt: performance.now(),
+      };
+      this.tracks.set(key, track);
+      this.emit('stream', track.stats);
+    }
+    track.stats.count++;
+    if (sample.timestamp !== null) {
+      if (track.lastTimestamp !== null) {
+        const dt = sample.timestamp - track.lastTimestamp;
+        if (dt < 0) track.stats.nonMonotonic++;
+        else if (CONTINUOUS_TYPES.has(sample.type) && dt > 0) {
+          if (track.intervals.length >= 8) {
+            const sorted = [...track.intervals].sort((a, b) => a - b);
+            const median = sorted[sorted.length >> 1]!;
+            if (dt > 1.8 * median) track.stats.gaps += Math.round(dt / median) - 1;
+          }
+          track.intervals.push(dt);
+          if (track.intervals.length > 64) track.intervals.shift();
+        }
+      }
+      track.lastTimestamp = sample.timestamp;
+    }
+    this.emit('sample', sample, text);
+    return sample;
+  }
+}
+
+/** CSV header written by {@link CsvRecorder}. */
+export const CSV_HEADER = 'received_ms,source,type,timestamp_ns,accuracy,action,v0,v1,v2,v3,v4,v5';
+
+/** One CSV row for a sample (values written exactly as received, JSON number syntax). */
+export function csvRow(sample: Sample): string {
+  const values = sample.values.slice(0, 6).map((v) => (Number.isFinite(v) ? String(v) : ''));
+  while (values.length < 6) values.push('');
+  return [
+    sample.received,
+    sample.source,
+    sample.type,
+    sample.timestamp ?? '',
+    sample.accuracy ?? '',
+    sample.action ?? '',
+    ...values,
+  ].join(',');
+}
+
+/** Appends samples to a CSV or JSON Lines file. */
+export class FileRecorder {
+  /** Rows written. */
+  count = 0;
+  private readonly out: WriteStream;
+  private readonly format: 'csv' | 'json';
+
+  constructor(path: string, format: 'csv' | 'json') {
+    this.format = format;
+    this.out = createWriteStream(path);
+    if (format === 'csv') this.out.write(CSV_HEADER + '\n');
+  }
+
+  /** Records one sample; `text` is the message as received (kept verbatim in JSON Lines). */
+  write(sample: Sample, text: string): void {
+    this.count++;
+    if (this.format === 'csv') this.out.write(csvRow(sample) + '\n');
+    else this.out.write(`{"received":${sample.received},"source":${sample.source},"message":${text.trim()}}\n`);
+  }
+
+  /** Flushes and closes the file. */
+  close(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.out.once('error', reject);
+      this.out.end(() => resolve());
+    });
+  }
+}

@@ -1,0 +1,107 @@
+/**
+ * Serving the pages shipped in the package's `web/` directory (and vendored
+ * files from node_modules) over node:http, with safe defaults: no directory
+ * listing, no path traversal, `nosniff` and a Content-Security-Policy.
+ */
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import type http from 'node:http';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The package's `web/` directory (src/cli and dist/cli are both two levels below the package root). */
+export const WEB_ROOT = fileURLToPath(new URL('../../web/', import.meta.url));
+
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.txt': 'text/plain; charset=utf-8',
+};
+
+/** The directory of uPlot's dist files, or null when uplot is not installed. */
+export function uplotDir(): string | null {
+  try {
+    return path.dirname(createRequire(import.meta.url).resolve('uplot'));
+  } catch {
+    return null;
+  }
+}
+
+/** Headers every page response carries; `connect` is the CSP `connect-src` list. */
+export function securityHeaders(connect: string): Record<string, string> {
+  return {
+    'X-Content-Type-Options': 'nosniff',
+    'Referrer-Policy': 'no-referrer',
+    'Content-Security-Policy':
+      `default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; ` +
+      `connect-src ${connect}; object-src 'none'; base-uri 'none'; frame-ancestors 'none'`,
+  };
+}
+
+/**
+ * Answers a GET for `urlPath` from `mounts` (URL prefix → directory); `/` and
+ * paths ending in `/` serve `index.html`. Resolves false when nothing matched
+ * (the caller answers 404).
+ */
+export async function serveStatic(
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  mounts: Array<[prefix: string, directory: string]>,
+  headers: Record<string, string>,
+): Promise<boolean> {
+  if (req.method !== 'GET' && req.method !== 'HEAD') return false;
+  let urlPath: string;
+  try {
+    urlPath = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
+  } catch {
+    return false;
+  }
+  if (urlPath.includes('\0')) return false;
+  for (const [prefix, directory] of mounts) {
+    if (!urlPath.startsWith(prefix)) continue;
+    let relative = urlPath.slice(prefix.length);
+    if (relative === '' || relative.endsWith('/')) relative += 'index.html';
+    const root = path.resolve(directory);
+    const file = path.resolve(root, '.' + path.posix.normalize('/' + relative));
+    if (!file.startsWith(root + path.sep)) return false;
+    const info = await stat(file).catch(() => null);
+    if (info === null || !info.isFile()) continue;
+    res.writeHead(200, {
+      'Content-Type': TYPES[path.extname(file)] ?? 'application/octet-stream',
+      'Content-Length': String(info.size),
+      'Cache-Control': 'no-cache',
+      ...headers,
+    });
+    if (req.method === 'HEAD') res.end();
+    else createReadStream(file).pipe(res);
+    return true;
+  }
+  return false;
+}
+
+/** Sends a small plain-text error. */
+export function sendText(res: http.ServerResponse, status: number, text: string): void {
+  res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'X-Content-Type-Options': 'nosniff' });
+  res.end(text);
+}
+
+/** Listens on `host:port` and resolves with the base http:// URL. */
+export function listen(server: http.Server, port: number, host: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      const address = server.address();
+      if (address === null || typeof address === 'string') return resolve(String(address));
+      const shown = address.address === '0.0.0.0' || address.address === '::' ? 'localhost' : address.address.includes(':') ? `[${address.address}]` : address.address;
+      resolve(`http://${shown}:${address.port}`);
+    });
+  });
+}
