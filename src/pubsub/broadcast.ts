@@ -43,7 +43,23 @@ export const DEFAULT_MAX_BUFFERED = 1024 * 1024;
 
 const REASON = 'slow client: too much data buffered';
 
+/**
+ * Bytes handed to `ws.send()` by broadcasts and not yet written: a compressed
+ * send waits in the connection's codec queue, where `bufferedAmount` can't see it.
+ */
+const queued = new WeakMap<Connection, number>();
+
 function noop(): void {}
+
+function sendQueued(ws: Connection, payload: string | Buffer, size: number): void {
+  queued.set(ws, (queued.get(ws) ?? 0) + size);
+  const done = (): void => {
+    const left = (queued.get(ws) ?? size) - size;
+    if (left <= 0) queued.delete(ws);
+    else queued.set(ws, left);
+  };
+  ws.send(payload).then(done, done);
+}
 
 /**
  * Sends `message` to every open connection in `connections`, encoding the
@@ -74,7 +90,7 @@ export function broadcast(
   for (const ws of connections) {
     if (ws === exclude || ws.readyState !== State.OPEN) continue;
     frame ??= encodeFrame(typeof payload === 'string' ? Opcode.TEXT : Opcode.BINARY, payload);
-    if (ws.bufferedAmount + frame.length > maxBuffered) {
+    if (ws.bufferedAmount + (queued.get(ws) ?? 0) + frame.length > maxBuffered) {
       if (close) {
         result.closed++;
         void ws.close(closeCode, REASON).catch(noop);
@@ -85,7 +101,7 @@ export function broadcast(
     }
     // A codec encodes per connection; sendEncoded also declines while a
     // fragmented or compressed send is in progress: send() queues behind it.
-    if (ws.extensions !== '' || !ws.sendEncoded(frame)) ws.send(payload).catch(noop);
+    if (ws.extensions !== '' || !ws.sendEncoded(frame)) sendQueued(ws, payload, frame.length);
     result.sent++;
   }
   return result;
