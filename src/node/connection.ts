@@ -548,6 +548,12 @@ export class Connection implements ProtocolHandler, AsyncIterable<Message> {
     if (this.closeInfo !== null) return;
     const received = this.protocol.closeReceived;
     this.protocol.receiveEof();
+    // Messages received before the close but still decompressing are delivered before the connection reports closed.
+    if (this.inbound !== null) {
+      const again = (): void => this.handleClose();
+      void this.inbound.then(again, again);
+      return;
+    }
     const info: CloseInfo = {
       code: received?.code ?? 1006,
       reason: received?.reason ?? '',

@@ -74,6 +74,7 @@ export class Protocol {
 
   private readonly handler: ProtocolHandler;
   private readonly maxMessageSize: number;
+  private readonly maxCompressedSize: number;
   private readonly maxFragments: number;
   private readonly rsv1Allowed: boolean;
   private readonly expectMasked: boolean;
@@ -103,6 +104,9 @@ export class Protocol {
     this.side = side;
     this.handler = handler;
     this.maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
+    // zlib's deflateBound() for non-default settings: the most deflate output for maxMessageSize bytes of input.
+    const max = this.maxMessageSize;
+    this.maxCompressedSize = max + Math.ceil(max / 8) + Math.ceil(max / 64) + 11;
     this.maxFragments = options.maxFragments ?? DEFAULT_MAX_FRAGMENTS;
     this.rsv1Allowed = options.rsv1Allowed ?? false;
     // RFC 6455 §5.1: clients MUST mask every frame, servers MUST NOT.
@@ -237,8 +241,11 @@ export class Protocol {
 
     if (opcode < 8) {
       // Limits are enforced from the header, before a byte of the payload is buffered.
+      // A compressed message's size limit applies once inflated (the codec checks it); its wire size may exceed
+      // it by what deflate adds to incompressible data (peers compress everything), and no more.
       const soFar = opcode === Opcode.CONTINUATION ? this.messageParts.length : 0;
-      if (soFar + length > this.maxMessageSize) {
+      const compressed = opcode === Opcode.CONTINUATION ? this.messageCompressed : rsv1;
+      if (soFar + length > (compressed ? this.maxCompressedSize : this.maxMessageSize)) {
         return this.fail(1009, `message of over ${soFar + length} bytes exceeds the limit of ${this.maxMessageSize}`);
       }
       if (opcode === Opcode.CONTINUATION) {
