@@ -110,7 +110,8 @@ export class Connector<C extends ClientConnection<unknown, never>> implements Pr
       try {
         ws = await pending;
       } catch (error) {
-        if (retrying || this.reconnect === false || this.signal?.aborted) throw error;
+        if (this.signal?.aborted) return;
+        if (retrying || this.reconnect === false) throw error;
         const delay = this.schedule.failed(error);
         if (delay === null) throw error;
         ws = await this.openWithRetry(delay);

@@ -40,13 +40,14 @@ function utf8Length(s: string): number {
   let n = s.length;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
-    if (c >= 0x800) {
-      // A surrogate pair is 4 bytes for 2 UTF-16 units; any other unit above U+07FF is 3 bytes.
-      n += c >= 0xd800 && c <= 0xdbff && i + 1 < s.length ? 1 : 2;
-      if (c >= 0xd800 && c <= 0xdbff) i++;
-    } else if (c >= 0x80) {
+    if (c < 0x80) continue;
+    if (c < 0x800) {
       n += 1;
+      continue;
     }
+    // 3 bytes for one UTF-16 unit; a surrogate pair (2 units) is 4 bytes, so skip its second half.
+    n += 2;
+    if (c >= 0xd800 && c <= 0xdbff && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) i++;
   }
   return n;
 }
