@@ -196,12 +196,11 @@ export class DeflateCodec implements MessageCodec {
       level: this.settings.level,
       memLevel: this.settings.memLevel,
       windowBits: this.params.deflateWindowBits,
-    }));
-    return this.run(stream, Infinity, (done) => {
-      stream.write(data);
+      // Every write ends with Z_SYNC_FLUSH, so a message is one threadpool job instead of a write plus a flush.
       // Z_SYNC_FLUSH ends on a byte boundary with an empty stored block and keeps the dictionary (Z_FULL_FLUSH would not).
-      stream.flush(zlib.constants.Z_SYNC_FLUSH, done);
-    }).then((output) => {
+      flush: zlib.constants.Z_SYNC_FLUSH,
+    }));
+    return this.run(stream, Infinity, data).then((output) => {
       // §7.2.1: drop the 4-octet tail of the empty block.
       const encoded =
         output.length >= 4 && output.subarray(output.length - 4).equals(TAIL) ? output.subarray(0, output.length - 4) : output;
@@ -218,13 +217,12 @@ export class DeflateCodec implements MessageCodec {
 
   private inflate(data: Buffer, maxSize: number): Promise<Buffer> {
     if (this.closed) return Promise.reject(new ProtocolError('connection closed', 1011));
-    const stream = (this.inflater ??= zlib.createInflateRaw({ windowBits: this.params.inflateWindowBits }));
-    return this.run(stream, maxSize, (done) => {
-      stream.write(data);
-      // §7.2.2: put back the tail the sender removed, which makes zlib flush everything out.
-      stream.write(TAIL);
-      stream.flush(zlib.constants.Z_SYNC_FLUSH, done);
-    }).then((output) => {
+    const stream = (this.inflater ??= zlib.createInflateRaw({
+      windowBits: this.params.inflateWindowBits,
+      flush: zlib.constants.Z_SYNC_FLUSH,
+    }));
+    // §7.2.2: put back the tail the sender removed; the copy is of compressed bytes, so small.
+    return this.run(stream, maxSize, Buffer.concat([data, TAIL])).then((output) => {
       if (this.params.inflateNoContextTakeover) this.dropInflater();
       return output;
     });
@@ -246,7 +244,7 @@ export class DeflateCodec implements MessageCodec {
    * `maxSize` the stream is destroyed and zlib stops working on the rest of
    * the input: a bomb costs at most `maxSize` plus one chunk.
    */
-  private run(stream: ZStream, maxSize: number, feed: (done: () => void) => void): Promise<Buffer> {
+  private run(stream: ZStream, maxSize: number, input: Buffer): Promise<Buffer> {
     return new Promise<Buffer>((resolve, reject) => {
       const chunks: Buffer[] = [];
       let total = 0;
@@ -283,7 +281,8 @@ export class DeflateCodec implements MessageCodec {
       this.running.add(operation);
       stream.on('data', onData);
       stream.on('error', onError);
-      feed(() => finish(null));
+      // Output is pushed (and 'data' emitted) before the write callback runs, as ws also relies on.
+      stream.write(input, (error) => (error ? onError(error) : finish(null)));
     });
   }
 }
