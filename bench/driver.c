@@ -1,0 +1,670 @@
+/*
+ * wskit benchmark driver: a small epoll WebSocket client that pre-builds masked
+ * frames, keeps a fixed number of messages in flight per connection, verifies
+ * every byte it receives, and reads the server's CPU time and RSS from /proc.
+ * Built by bench/run.ts with gcc into bench/build/ at bench time.
+ *
+ *   driver echo    -p PORT -x PID -c CONNS -P INFLIGHT -s SIZE [-b] [-t SECS] [-w WARMUP]
+ *   driver fanout  -p PORT -x PID -c SUBSCRIBERS -P WINDOW -s SIZE [-t SECS] [-w WARMUP]
+ *   driver connect -p PORT -x PID -n CONNS -C CONCURRENCY [-k HOLD_SECS]
+ *
+ * Prints one line: RESULT key=value ...; exit status 1 on any protocol or
+ * verification error.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+
+static int port = 8765, conns = 1, inflight = 1, binary = 0, npids = 0;
+static long size = 64;
+static double secs = 5, warm = 1, hold = 1;
+static int nconnect = 1000, concurrency = 64;
+static int pids[4];
+static long errors = 0;
+static int deflate_mode = 0; /* -z: offer permessage-deflate, send compressed messages */
+static const uint8_t MASK[4] = {0x37, 0xfa, 0x21, 0x3d};
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static double proc_cpu(int pid) { /* utime + stime of pid, in seconds */
+  char path[64], buf[1024];
+  snprintf(path, sizeof path, "/proc/%d/stat", pid);
+  FILE *f = fopen(path, "r");
+  if (!f) return 0;
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = 0;
+  char *p = strrchr(buf, ')');
+  if (!p) return 0;
+  unsigned long ut = 0, st = 0;
+  /* after ") " come fields 3.. ; utime is field 14, stime 15 */
+  if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2) return 0;
+  return (double)(ut + st) / sysconf(_SC_CLK_TCK);
+}
+
+static double servers_cpu(void) {
+  double total = 0;
+  for (int i = 0; i < npids; i++) total += proc_cpu(pids[i]);
+  return total;
+}
+
+static long proc_rss_kib(int pid) {
+  char path[64], line[256];
+  snprintf(path, sizeof path, "/proc/%d/status", pid);
+  FILE *f = fopen(path, "r");
+  if (!f) return 0;
+  long kib = 0;
+  while (fgets(line, sizeof line, f))
+    if (strncmp(line, "VmRSS:", 6) == 0) kib = strtol(line + 6, NULL, 10);
+  fclose(f);
+  return kib;
+}
+
+static double self_cpu(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+}
+
+static void die(const char *what) {
+  perror(what);
+  printf("RESULT mode=failed errors=1\n");
+  exit(1);
+}
+
+/* ------------------------------------------------------------ SHA-1, base64 */
+
+static uint32_t rol(uint32_t x, int n) { return (x << n) | (x >> (32 - n)); }
+
+static void sha1(const uint8_t *msg, size_t len, uint8_t out[20]) {
+  uint32_t h[5] = {0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0};
+  uint8_t block[128];
+  size_t full = len / 64 * 64, rest = len - full;
+  int blocks_tail = rest + 9 > 64 ? 2 : 1;
+  memset(block, 0, sizeof block);
+  memcpy(block, msg + full, rest);
+  block[rest] = 0x80;
+  uint64_t bits = (uint64_t)len * 8;
+  for (int i = 0; i < 8; i++) block[blocks_tail * 64 - 1 - i] = (uint8_t)(bits >> (8 * i));
+  size_t nblocks = full / 64 + blocks_tail;
+  for (size_t b = 0; b < nblocks; b++) {
+    const uint8_t *p = b < full / 64 ? msg + b * 64 : block + (b - full / 64) * 64;
+    uint32_t w[80];
+    for (int i = 0; i < 16; i++) w[i] = (uint32_t)p[4 * i] << 24 | p[4 * i + 1] << 16 | p[4 * i + 2] << 8 | p[4 * i + 3];
+    for (int i = 16; i < 80; i++) w[i] = rol(w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16], 1);
+    uint32_t a = h[0], bb = h[1], c = h[2], d = h[3], e = h[4];
+    for (int i = 0; i < 80; i++) {
+      uint32_t f, k;
+      if (i < 20) f = (bb & c) | (~bb & d), k = 0x5A827999;
+      else if (i < 40) f = bb ^ c ^ d, k = 0x6ED9EBA1;
+      else if (i < 60) f = (bb & c) | (bb & d) | (c & d), k = 0x8F1BBCDC;
+      else f = bb ^ c ^ d, k = 0xCA62C1D6;
+      uint32_t t = rol(a, 5) + f + e + k + w[i];
+      e = d, d = c, c = rol(bb, 30), bb = a, a = t;
+    }
+    h[0] += a, h[1] += bb, h[2] += c, h[3] += d, h[4] += e;
+  }
+  for (int i = 0; i < 5; i++)
+    for (int j = 0; j < 4; j++) out[4 * i + j] = (uint8_t)(h[i] >> (24 - 8 * j));
+}
+
+static void base64(const uint8_t *in, size_t len, char *out) {
+  static const char *t = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  size_t o = 0;
+  for (size_t i = 0; i < len; i += 3) {
+    uint32_t v = in[i] << 16 | (i + 1 < len ? in[i + 1] << 8 : 0) | (i + 2 < len ? in[i + 2] : 0);
+    out[o++] = t[v >> 18 & 63];
+    out[o++] = t[v >> 12 & 63];
+    out[o++] = i + 1 < len ? t[v >> 6 & 63] : '=';
+    out[o++] = i + 2 < len ? t[v & 63] : '=';
+  }
+  out[o] = 0;
+}
+
+static uint64_t rng = 88172645463325252ull;
+static uint64_t next_random(void) {
+  rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+  return rng;
+}
+
+/* Builds an upgrade request into req; writes the expected accept value to accept. */
+static int build_request(char *req, size_t cap, const char *path, char *accept) {
+  uint8_t raw[16], digest[20];
+  char key[32], concat[96];
+  for (int i = 0; i < 16; i++) raw[i] = (uint8_t)next_random();
+  base64(raw, 16, key);
+  snprintf(concat, sizeof concat, "%s258EAFA5-E914-47DA-95CA-C5AB0DC85B11", key);
+  sha1((const uint8_t *)concat, strlen(concat), digest);
+  base64(digest, 20, accept);
+  return snprintf(req, cap,
+                  "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                  "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n%s\r\n",
+                  path, port, key,
+                  deflate_mode ? "Sec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover; "
+                                 "server_no_context_takeover\r\n" : "");
+}
+
+/* Whether head (NUL-terminated, complete) is a valid 101 with the expected accept value. */
+static int check_response(const char *head, const char *accept) {
+  if (strncmp(head, "HTTP/1.1 101", 12) != 0) return 0;
+  const char *h = strcasestr(head, "\r\nsec-websocket-accept:");
+  if (!h) return 0;
+  h += 23;
+  while (*h == ' ') h++;
+  size_t n = strlen(accept);
+  return strncmp(h, accept, n) == 0 && (h[n] == '\r' || h[n] == ' ');
+}
+
+static int open_socket(int src_index, int nonblocking) {
+  int fd = socket(AF_INET, SOCK_STREAM | (nonblocking ? SOCK_NONBLOCK : 0), 0);
+  if (fd < 0) die("socket");
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  struct sockaddr_in src = {.sin_family = AF_INET};
+  src.sin_addr.s_addr = htonl(0x7f000001 + (src_index & 3)); /* spread over 127.0.0.1-4 */
+  if (bind(fd, (struct sockaddr *)&src, sizeof src) < 0) die("bind");
+  struct sockaddr_in dst = {.sin_family = AF_INET, .sin_port = htons(port)};
+  dst.sin_addr.s_addr = htonl(0x7f000001);
+  if (connect(fd, (struct sockaddr *)&dst, sizeof dst) < 0 && errno != EINPROGRESS) die("connect");
+  return fd;
+}
+
+/* ------------------------------------------------------------ frames */
+
+typedef struct {
+  int fd;
+  uint8_t *out;
+  size_t out_cap, out_head, out_tail;
+  int want_out;
+  uint8_t hdr[14];
+  int hdr_have, in_payload, opcode, fin;
+  uint64_t plen, ppos;
+  uint64_t sent, recvd;
+  double *sent_at; /* ring of `inflight` send times */
+  int rsv1;
+  uint8_t *zbuf; /* a compressed message being received */
+  size_t zlen;
+} conn_t;
+
+static uint8_t *tmpl;      /* the unmasked payload (first 8 bytes replaced by the sequence number) */
+static uint8_t *frame;     /* the masked frame for tmpl */
+static size_t frame_len, frame_hdr;
+static int ep;
+static conn_t *cs;
+static z_stream zd, zi;
+static uint8_t *zscratch;
+static size_t zcap;
+
+static void seq_digits(uint64_t seq, uint8_t out[8]) {
+  static const char *hex = "0123456789abcdef";
+  for (int i = 0; i < 8; i++) out[i] = hex[(seq >> (28 - 4 * i)) & 15];
+}
+
+static void build_frame(void) {
+  tmpl = malloc(size + 1);
+  for (long i = 0; i < size; i++) tmpl[i] = binary ? (uint8_t)(i * 131 + 7) : (uint8_t)('a' + (i * 7) % 26);
+  frame_hdr = (size < 126 ? 2 : size < 65536 ? 4 : 10) + 4;
+  frame_len = frame_hdr + size;
+  frame = malloc(frame_len);
+  uint8_t *f = frame;
+  f[0] = 0x80 | (binary ? 2 : 1);
+  if (size < 126) f[1] = 0x80 | size;
+  else if (size < 65536) f[1] = 0x80 | 126, f[2] = size >> 8, f[3] = size & 255;
+  else {
+    f[1] = 0x80 | 127;
+    for (int i = 0; i < 8; i++) f[2 + i] = (uint8_t)((uint64_t)size >> (56 - 8 * i));
+  }
+  memcpy(f + frame_hdr - 4, MASK, 4);
+  for (long i = 0; i < size; i++) f[frame_hdr + i] = tmpl[i] ^ MASK[i & 3];
+  if (deflate_mode) {
+    zcap = 2 * size + 1024;
+    zscratch = malloc(zcap);
+    if (deflateInit2(&zd, 1, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK) die("deflateInit2");
+    if (inflateInit2(&zi, -15) != Z_OK) die("inflateInit2");
+    frame_len = size + size / 8 + 64; /* room for a compressed frame that grew */
+  }
+}
+
+/* Verifies a whole received payload (after inflating) against message seq. */
+static int verify_whole(const uint8_t *p, size_t n, uint64_t seq) {
+  if ((long)n != size) return 0;
+  uint8_t digits[8];
+  seq_digits(seq, digits);
+  size_t d = n < 8 ? n : 8;
+  return memcmp(p, digits, d) == 0 && memcmp(p + d, tmpl + d, n - d) == 0;
+}
+
+static void want_write(conn_t *c, int on) {
+  if (c->want_out == on) return;
+  c->want_out = on;
+  struct epoll_event ev = {.events = EPOLLIN | (on ? EPOLLOUT : 0), .data.ptr = c};
+  epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
+}
+
+/* Compresses the message with sequence number seq into a masked frame with RSV1 set at f; returns its length. */
+static size_t deflate_frame(uint64_t seq, uint8_t *f) {
+  memcpy(zscratch, tmpl, size);
+  uint8_t digits[8];
+  seq_digits(seq, digits);
+  memcpy(zscratch, digits, size < 8 ? size : 8);
+  uint8_t *z = zscratch + size;
+  deflateReset(&zd);
+  zd.next_in = zscratch, zd.avail_in = size, zd.next_out = z, zd.avail_out = zcap - size;
+  if (deflate(&zd, Z_SYNC_FLUSH) != Z_OK || zd.avail_in != 0) { fprintf(stderr, "driver: deflate failed\n"); exit(1); }
+  size_t n = zd.next_out - z - 4; /* RFC 7692 §7.2.1: drop the 00 00 ff ff tail */
+  size_t h = (n < 126 ? 2 : n < 65536 ? 4 : 10);
+  f[0] = 0x80 | 0x40 | (binary ? 2 : 1);
+  if (n < 126) f[1] = 0x80 | n;
+  else if (n < 65536) f[1] = 0x80 | 126, f[2] = n >> 8, f[3] = n & 255;
+  else { f[1] = 0x80 | 127; for (int i = 0; i < 8; i++) f[2 + i] = (uint8_t)((uint64_t)n >> (56 - 8 * i)); }
+  memcpy(f + h, MASK, 4);
+  for (size_t i = 0; i < n; i++) f[h + 4 + i] = z[i] ^ MASK[i & 3];
+  return h + 4 + n;
+}
+
+static void queue_message(conn_t *c, double t) {
+  if (c->out_tail + frame_len > c->out_cap) {
+    memmove(c->out, c->out + c->out_head, c->out_tail - c->out_head);
+    c->out_tail -= c->out_head;
+    c->out_head = 0;
+  }
+  uint8_t *f = c->out + c->out_tail;
+  if (deflate_mode) {
+    c->out_tail += deflate_frame(c->sent, f);
+    if (c->sent_at) c->sent_at[c->sent % inflight] = t;
+    c->sent++;
+    return;
+  }
+  memcpy(f, frame, frame_len);
+  uint8_t digits[8];
+  seq_digits(c->sent, digits);
+  for (long i = 0; i < 8 && i < size; i++) f[frame_hdr + i] = digits[i] ^ MASK[i & 3];
+  c->out_tail += frame_len;
+  if (c->sent_at) c->sent_at[c->sent % inflight] = t;
+  c->sent++;
+}
+
+static void flush(conn_t *c) {
+  while (c->out_head < c->out_tail) {
+    ssize_t n = write(c->fd, c->out + c->out_head, c->out_tail - c->out_head);
+    if (n < 0) {
+      if (errno == EAGAIN) break;
+      if (errno == EINTR) continue;
+      fprintf(stderr, "driver: write: %s\n", strerror(errno));
+      errors++;
+      return;
+    }
+    c->out_head += n;
+  }
+  if (c->out_head == c->out_tail) c->out_head = c->out_tail = 0;
+  want_write(c, c->out_head < c->out_tail);
+}
+
+/* Called for each complete data frame's payload, in order, piecewise. */
+typedef void (*frame_done_fn)(conn_t *c, double t);
+
+static void fail(conn_t *c, const char *why) {
+  if (errors < 5) fprintf(stderr, "driver: connection %ld: %s\n", (long)(c - cs), why);
+  errors++;
+}
+
+/* Parses received bytes; verifies each payload byte against the expected message. */
+static void parse(conn_t *c, const uint8_t *buf, size_t n, frame_done_fn done) {
+  size_t pos = 0;
+  while (pos < n) {
+    if (!c->in_payload) {
+      while (c->hdr_have < 2 && pos < n) c->hdr[c->hdr_have++] = buf[pos++];
+      if (c->hdr_have < 2) return;
+      int l7 = c->hdr[1] & 0x7f, need = l7 < 126 ? 2 : l7 == 126 ? 4 : 10;
+      if (c->hdr[1] & 0x80) { fail(c, "masked server frame"); return; }
+      while (c->hdr_have < need && pos < n) c->hdr[c->hdr_have++] = buf[pos++];
+      if (c->hdr_have < need) return;
+      uint64_t len = l7;
+      if (l7 == 126) len = c->hdr[2] << 8 | c->hdr[3];
+      else if (l7 == 127) { len = 0; for (int i = 0; i < 8; i++) len = len << 8 | c->hdr[2 + i]; }
+      c->opcode = c->hdr[0] & 0x0f;
+      c->fin = c->hdr[0] >> 7;
+      c->rsv1 = (c->hdr[0] & 0x40) != 0;
+      if ((c->hdr[0] & 0x30) || (c->rsv1 && !deflate_mode)) { fail(c, "RSV bits set"); return; }
+      c->hdr_have = 0;
+      c->plen = len;
+      c->ppos = 0;
+      c->in_payload = 1;
+      if (c->opcode == 8) { fail(c, "server sent a close frame"); return; }
+      if (c->opcode < 8) {
+        if (c->opcode != (binary ? 2 : 1) || !c->fin) { fail(c, "unexpected opcode or fragmented frame"); return; }
+        if (!c->rsv1 && (long)len != size) { fail(c, "echoed message has the wrong length"); return; }
+        if (c->rsv1) {
+          if (len > (uint64_t)zcap) { fail(c, "compressed message too large"); return; }
+          if (!c->zbuf) c->zbuf = malloc(zcap + 4);
+          c->zlen = 0;
+        }
+      }
+    }
+    uint64_t take = c->plen - c->ppos;
+    if (take > n - pos) take = n - pos;
+    if (c->opcode < 8 && c->rsv1) {
+      memcpy(c->zbuf + c->zlen, buf + pos, take);
+      c->zlen += take;
+    } else if (c->opcode < 8) {
+      uint8_t digits[8];
+      seq_digits(c->recvd, digits);
+      uint64_t i = 0, p = c->ppos;
+      for (; i < take && p < 8; i++, p++)
+        if (buf[pos + i] != digits[p]) { fail(c, "payload byte differs (sequence)"); return; }
+      if (i < take && memcmp(buf + pos + i, tmpl + p, take - i) != 0) { fail(c, "payload byte differs"); return; }
+    }
+    pos += take;
+    c->ppos += take;
+    if (c->ppos == c->plen) {
+      c->in_payload = 0;
+      if (c->opcode < 8 && c->rsv1) {
+        memcpy(c->zbuf + c->zlen, "\x00\x00\xff\xff", 4);
+        inflateReset(&zi);
+        zi.next_in = c->zbuf, zi.avail_in = c->zlen + 4, zi.next_out = zscratch, zi.avail_out = zcap;
+        int rc = inflate(&zi, Z_SYNC_FLUSH);
+        if ((rc != Z_OK && rc != Z_STREAM_END) || !verify_whole(zscratch, zcap - zi.avail_out, c->recvd)) {
+          fail(c, "inflated payload differs");
+          return;
+        }
+      }
+      if (c->opcode < 8) {
+        done(c, 0);
+        c->recvd++;
+      }
+    }
+  }
+}
+
+/* Blocking handshake of a new connection; then the socket is made non-blocking. */
+static int handshake(int index, const char *path) {
+  int fd = open_socket(index, 0);
+  char req[512], accept[32], head[4096];
+  int len = build_request(req, sizeof req, path, accept);
+  if (write(fd, req, len) != len) die("write");
+  size_t have = 0;
+  for (;;) {
+    ssize_t n = read(fd, head + have, sizeof head - 1 - have);
+    if (n <= 0) die("handshake read");
+    have += n;
+    head[have] = 0;
+    char *end = strstr(head, "\r\n\r\n");
+    if (end) {
+      if ((size_t)(end + 4 - head) != have) { fprintf(stderr, "driver: data after the handshake\n"); errors++; }
+      break;
+    }
+    if (have == sizeof head - 1) break;
+  }
+  if (!check_response(head, accept)) { fprintf(stderr, "driver: bad handshake response: %.80s\n", head); errors++; }
+  if (deflate_mode && !strcasestr(head, "\r\nsec-websocket-extensions: permessage-deflate")) {
+    fprintf(stderr, "driver: permessage-deflate not negotiated\n");
+    printf("RESULT mode=unsupported errors=0\n");
+    exit(3);
+  }
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+  return fd;
+}
+
+static void setup(int n, const char *path, size_t out_cap, int timed) {
+  ep = epoll_create1(0);
+  cs = calloc(n, sizeof *cs);
+  for (int i = 0; i < n; i++) {
+    conn_t *c = &cs[i];
+    c->fd = handshake(i, path);
+    c->out_cap = out_cap;
+    c->out = out_cap ? malloc(out_cap) : NULL;
+    if (timed) c->sent_at = calloc(inflight, sizeof(double));
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+    epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev);
+  }
+}
+
+/* ------------------------------------------------------------ echo */
+
+static int measuring = 0, latency_mode = 0;
+static uint64_t done_count = 0;
+static double *rtts;
+static size_t nrtt, rtt_cap;
+
+static void echo_done(conn_t *c, double t) {
+  (void)t;
+  if (!measuring) return;
+  done_count++;
+  if (latency_mode) {
+    if (nrtt == rtt_cap) rtts = realloc(rtts, (rtt_cap = rtt_cap * 2 + 4096) * sizeof *rtts);
+    rtts[nrtt++] = now() - c->sent_at[c->recvd % inflight];
+  }
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+static size_t read_size = 256 * 1024;
+
+static void pump(conn_t *c, uint8_t *buf, frame_done_fn done) {
+  ssize_t n = read(c->fd, buf, read_size);
+  if (n > 0) parse(c, buf, n, done);
+  else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+    fail(c, "connection closed by the server");
+    epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
+  }
+}
+
+static void run_echo(void) {
+  latency_mode = conns == 1 && inflight == 1;
+  build_frame();
+  setup(conns, "/echo", frame_len * (inflight + 1), 1);
+  uint8_t *buf = malloc(read_size);
+  double t = now();
+  for (int i = 0; i < conns; i++) {
+    for (int k = 0; k < inflight; k++) queue_message(&cs[i], t);
+    flush(&cs[i]);
+  }
+  double start = now(), t0 = start + warm, t1 = t0 + secs, cpu0 = 0, self0 = 0;
+  struct epoll_event evs[256];
+  while (errors == 0) {
+    t = now();
+    if (!measuring && t >= t0) { measuring = 1; cpu0 = servers_cpu(); self0 = self_cpu(); t0 = t; }
+    if (t >= t1) break;
+    int n = epoll_wait(ep, evs, 256, 50);
+    for (int i = 0; i < n; i++) {
+      conn_t *c = evs[i].data.ptr;
+      if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+        uint64_t before = c->recvd;
+        pump(c, buf, echo_done);
+        if (c->recvd != before) {
+          double tq = now();
+          while (c->sent - c->recvd < (uint64_t)inflight) queue_message(c, tq);
+          flush(c);
+        }
+      } else if (evs[i].events & EPOLLOUT) {
+        flush(c);
+      }
+    }
+  }
+  t = now();
+  double cpu = servers_cpu() - cpu0, self = self_cpu() - self0, el = t - t0;
+  if (!measuring) el = 0;
+  double mb = (double)done_count * size / 1e6;
+  printf("RESULT mode=echo conns=%d inflight=%d size=%ld msgs=%llu secs=%.3f msg_per_s=%.0f mb_per_s=%.2f "
+         "srv_cpu_s=%.3f msg_per_cpu_s=%.0f mb_per_cpu_s=%.2f srv_cpu_pct=%.0f lg_cpu_pct=%.0f",
+         conns, inflight, size, (unsigned long long)done_count, el, el > 0 ? done_count / el : 0, el > 0 ? mb / el : 0,
+         cpu, cpu > 0 ? done_count / cpu : 0, cpu > 0 ? mb / cpu : 0, el > 0 ? 100 * cpu / el : 0,
+         el > 0 ? 100 * self / el : 0);
+  if (latency_mode && nrtt > 0) {
+    qsort(rtts, nrtt, sizeof *rtts, cmp_double);
+    printf(" rtt_p50_us=%.1f rtt_p99_us=%.1f", rtts[nrtt / 2] * 1e6, rtts[(size_t)(nrtt * 0.99)] * 1e6);
+  }
+  printf(" errors=%ld\n", errors);
+}
+
+/* ------------------------------------------------------------ fanout */
+
+static uint64_t pub_sent = 0, pub_done = 0, deliveries = 0;
+static uint32_t *dcount; /* deliveries of message seq, at seq % inflight */
+
+static void fanout_done(conn_t *c, double t) {
+  (void)t;
+  uint64_t seq = c->recvd;
+  if (seq >= pub_sent) { fail(c, "received a message that was not published"); return; }
+  if (++dcount[seq % inflight] == (uint32_t)conns && seq == pub_done) {
+    while (pub_done < pub_sent && dcount[pub_done % inflight] == (uint32_t)conns) dcount[pub_done++ % inflight] = 0;
+  }
+  if (measuring) deliveries++;
+}
+
+static void run_fanout(void) {
+  build_frame();
+  setup(conns, "/broadcast", 0, 0);
+  conn_t *pub = &cs[0];
+  pub->out_cap = frame_len * (inflight + 1);
+  pub->out = malloc(pub->out_cap);
+  dcount = calloc(inflight, sizeof *dcount);
+  uint8_t *buf = malloc(read_size);
+  usleep(200 * 1000); /* let the server register every subscriber before the first message */
+  double start = now(), t0 = start + warm, t1 = t0 + secs, cpu0 = 0, self0 = 0, t;
+  struct epoll_event evs[256];
+  while (errors == 0) {
+    t = now();
+    if (!measuring && t >= t0) { measuring = 1; cpu0 = servers_cpu(); self0 = self_cpu(); t0 = t; }
+    if (t >= t1) break;
+    if (pub_sent - pub_done < (uint64_t)inflight) {
+      /* the publisher's own sequence numbers are those of the messages published */
+      while (pub_sent - pub_done < (uint64_t)inflight) { pub->sent = pub_sent++; queue_message(pub, t); }
+      flush(pub);
+    }
+    int n = epoll_wait(ep, evs, 256, 50);
+    for (int i = 0; i < n; i++) {
+      conn_t *c = evs[i].data.ptr;
+      if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) pump(c, buf, fanout_done);
+      else if (evs[i].events & EPOLLOUT) flush(c);
+    }
+  }
+  t = now();
+  double cpu = servers_cpu() - cpu0, self = self_cpu() - self0, el = measuring ? t - t0 : 0;
+  printf("RESULT mode=fanout subscribers=%d window=%d size=%ld deliveries=%llu secs=%.3f deliv_per_s=%.0f "
+         "srv_cpu_s=%.3f deliv_per_cpu_s=%.0f srv_cpu_pct=%.0f lg_cpu_pct=%.0f errors=%ld\n",
+         conns, inflight, size, (unsigned long long)deliveries, el, el > 0 ? deliveries / el : 0, cpu,
+         cpu > 0 ? deliveries / cpu : 0, el > 0 ? 100 * cpu / el : 0, el > 0 ? 100 * self / el : 0, errors);
+}
+
+/* ------------------------------------------------------------ connect */
+
+typedef struct {
+  int fd, state; /* 0 connecting, 1 request sent, 2 open */
+  char accept[32];
+  char head[1024];
+  int have;
+} hs_t;
+
+static void run_connect(void) {
+  ep = epoll_create1(0);
+  hs_t *hs = calloc(nconnect, sizeof *hs);
+  long rss0 = npids ? proc_rss_kib(pids[0]) : 0;
+  double cpu0 = servers_cpu(), t0 = now(), deadline = t0 + 60;
+  int started = 0, active = 0, opened = 0;
+  struct epoll_event evs[256];
+  char req[512];
+  while (opened < nconnect && errors == 0 && now() < deadline) {
+    while (active < concurrency && started < nconnect) {
+      hs_t *h = &hs[started];
+      h->fd = open_socket(started, 1);
+      struct epoll_event ev = {.events = EPOLLOUT, .data.ptr = h};
+      epoll_ctl(ep, EPOLL_CTL_ADD, h->fd, &ev);
+      started++, active++;
+    }
+    int n = epoll_wait(ep, evs, 256, 100);
+    for (int i = 0; i < n; i++) {
+      hs_t *h = evs[i].data.ptr;
+      if (h->state == 0) {
+        int err = 0;
+        socklen_t el = sizeof err;
+        getsockopt(h->fd, SOL_SOCKET, SO_ERROR, &err, &el);
+        if (err) { fprintf(stderr, "driver: connect: %s\n", strerror(err)); errors++; break; }
+        int len = build_request(req, sizeof req, "/", h->accept);
+        if (write(h->fd, req, len) != len) { fprintf(stderr, "driver: short request write\n"); errors++; break; }
+        h->state = 1;
+        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = h};
+        epoll_ctl(ep, EPOLL_CTL_MOD, h->fd, &ev);
+      } else if (h->state == 1) {
+        ssize_t r = read(h->fd, h->head + h->have, sizeof h->head - 1 - h->have);
+        if (r <= 0) { fprintf(stderr, "driver: handshake read failed\n"); errors++; break; }
+        h->have += r;
+        h->head[h->have] = 0;
+        char *end = strstr(h->head, "\r\n\r\n");
+        if (!end) continue;
+        if (!check_response(h->head, h->accept)) { fprintf(stderr, "driver: bad handshake: %.60s\n", h->head); errors++; break; }
+        h->state = 2;
+        epoll_ctl(ep, EPOLL_CTL_DEL, h->fd, NULL);
+        active--, opened++;
+      }
+    }
+  }
+  double t1 = now(), cpu1 = servers_cpu();
+  /* Hold every connection idle, then read the server's memory. */
+  double until = now() + hold;
+  while (now() < until) usleep(50 * 1000);
+  long rss1 = npids ? proc_rss_kib(pids[0]) : 0;
+  double el = t1 - t0, cpu = cpu1 - cpu0;
+  printf("RESULT mode=connect conns=%d opened=%d secs=%.3f hs_per_s=%.0f srv_cpu_s=%.3f hs_per_cpu_s=%.0f "
+         "rss_before_kib=%ld rss_idle_kib=%ld rss_per_conn_kib=%.2f errors=%ld\n",
+         nconnect, opened, el, opened / el, cpu, cpu > 0 ? opened / cpu : 0, rss0, rss1,
+         opened ? (double)(rss1 - rss0) / opened : 0, errors + (opened < nconnect));
+  for (int i = 0; i < started; i++) close(hs[i].fd);
+  if (opened < nconnect) errors++;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    fprintf(stderr, "usage: driver echo|fanout|connect [options]\n");
+    return 2;
+  }
+  const char *mode = argv[1];
+  int opt;
+  optind = 2;
+  while ((opt = getopt(argc, argv, "p:x:c:P:s:bzt:w:n:C:k:")) != -1) {
+    switch (opt) {
+      case 'p': port = atoi(optarg); break;
+      case 'x': if (npids < 4) pids[npids++] = atoi(optarg); break;
+      case 'c': conns = atoi(optarg); break;
+      case 'P': inflight = atoi(optarg); break;
+      case 's': size = atol(optarg); break;
+      case 'b': binary = 1; break;
+      case 'z': deflate_mode = 1; break;
+      case 't': secs = atof(optarg); break;
+      case 'w': warm = atof(optarg); break;
+      case 'n': nconnect = atoi(optarg); break;
+      case 'C': concurrency = atoi(optarg); break;
+      case 'k': hold = atof(optarg); break;
+      default: return 2;
+    }
+  }
+  rng ^= (uint64_t)getpid() << 20 ^ (uint64_t)(now() * 1e6);
+  signal(SIGPIPE, SIG_IGN);
+  if (strcmp(mode, "echo") == 0) run_echo();
+  else if (strcmp(mode, "fanout") == 0) run_fanout();
+  else if (strcmp(mode, "connect") == 0) run_connect();
+  else { fprintf(stderr, "unknown mode %s\n", mode); return 2; }
+  fflush(stdout);
+  return errors ? 1 : 0;
+}

@@ -1,0 +1,317 @@
+/**
+ * `npm run bench`: wskit against ws 8 (no add-ons), side by side, same driver.
+ *
+ *   npm run bench -- [--quick] [--json] [--runs N] [--only echo,latency,...] [--servers wskit,ws]
+ *
+ * For each run, for each scenario, for each server (order rotated per run): a
+ * fresh server (bench/server.ts) pinned to CPU 0, the C driver (bench/driver.c,
+ * built with gcc into bench/build/) pinned to CPU 1, the server's CPU time read
+ * from /proc/<pid>/stat over the measured window. Prints medians of the runs and
+ * the median of per-run wskit/ws ratios, both wall clock and per server-CPU-second
+ * (the machine is shared: per-CPU-second figures are the ones to compare).
+ */
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = dirname(here);
+
+interface Scenario {
+  name: string;
+  title: string;
+  args: (quick: boolean) => string[];
+  /** Figures reported: [result key, label, higher is better, per-CPU key or null]. */
+  metrics: Array<{ key: string; label: string; higherBetter: boolean; perCpu?: string }>;
+  serverArgs?: string[];
+  /** Always on a freshly started server (memory is measured). */
+  fresh?: boolean;
+}
+
+const SCENARIOS: Scenario[] = [
+  {
+    name: 'echo',
+    title: 'echo 64 B text, 50 conns x 16 in flight',
+    args: (q) => ['echo', '-c', '50', '-P', '16', '-s', '64', ...time(q)],
+    metrics: [{ key: 'msg_per_s', label: 'msgs/s', higherBetter: true, perCpu: 'msg_per_cpu_s' }],
+  },
+  {
+    name: 'latency',
+    title: 'echo latency 64 B, 1 conn x 1 in flight',
+    args: (q) => ['echo', '-c', '1', '-P', '1', '-s', '64', ...time(q)],
+    metrics: [
+      { key: 'rtt_p50_us', label: 'p50 us', higherBetter: false },
+      { key: 'rtt_p99_us', label: 'p99 us', higherBetter: false },
+    ],
+  },
+  {
+    name: 'large',
+    title: 'echo 1 MiB binary, 4 conns x 2 in flight',
+    args: (q) => ['echo', '-c', '4', '-P', '2', '-s', '1048576', '-b', ...time(q)],
+    metrics: [{ key: 'mb_per_s', label: 'MB/s', higherBetter: true, perCpu: 'mb_per_cpu_s' }],
+  },
+  {
+    name: 'connect',
+    title: 'handshakes, then idle connections held',
+    args: (q) => ['connect', '-n', q ? '500' : '10000', '-C', '64', '-k', q ? '0.3' : '2'],
+    metrics: [
+      { key: 'hs_per_s', label: 'handshakes/s', higherBetter: true, perCpu: 'hs_per_cpu_s' },
+      { key: 'rss_per_conn_kib', label: 'RSS KiB/idle conn', higherBetter: false },
+    ],
+    fresh: true,
+  },
+  {
+    name: 'broadcast',
+    title: 'broadcast 64 B to 2,000 subscribers',
+    args: (q) => ['fanout', '-c', q ? '100' : '2000', '-P', '16', '-s', '64', ...time(q)],
+    metrics: [{ key: 'deliv_per_s', label: 'deliveries/s', higherBetter: true, perCpu: 'deliv_per_cpu_s' }],
+  },
+  {
+    name: 'deflate',
+    title: 'echo 64 B text with permessage-deflate, 50 x 16',
+    args: (q) => ['echo', '-z', '-c', '50', '-P', '16', '-s', '64', ...time(q)],
+    metrics: [{ key: 'msg_per_s', label: 'msgs/s', higherBetter: true, perCpu: 'msg_per_cpu_s' }],
+    serverArgs: ['--deflate'],
+  },
+];
+
+function time(quick: boolean): string[] {
+  return quick ? ['-t', '0.4', '-w', '0.2'] : ['-t', '5', '-w', '1.5'];
+}
+
+// ---------------------------------------------------------------- options
+
+const argv = process.argv.slice(2);
+const flag = (name: string): boolean => argv.includes(name);
+const value = (name: string): string | undefined => {
+  const i = argv.indexOf(name);
+  return i >= 0 ? argv[i + 1] : undefined;
+};
+const quick = flag('--quick');
+const json = flag('--json');
+const runs = Number(value('--runs') ?? (quick ? 1 : 3));
+const only = value('--only')?.split(',');
+const servers = (value('--servers') ?? 'wskit,ws').split(',');
+const scenarios = SCENARIOS.filter((s) => !only || only.includes(s.name));
+const notes: string[] = [];
+const log = (line: string): void => {
+  process.stderr.write(`${line}\n`);
+};
+
+// ---------------------------------------------------------------- setup
+
+function buildDriver(): string {
+  const out = join(here, 'build', 'driver');
+  const source = join(here, 'driver.c');
+  if (!existsSync(out) || statSync(out).mtimeMs < statSync(source).mtimeMs) {
+    mkdirSync(join(here, 'build'), { recursive: true });
+    execFileSync('gcc', ['-O2', '-o', out, source, '-lz'], { stdio: 'inherit' });
+  }
+  return out;
+}
+
+const canPin = availableParallelism() >= 2 && spawnSync('taskset', ['-c', '0', 'true']).status === 0;
+if (!canPin) notes.push('taskset unavailable or one CPU: server and driver are not pinned');
+const pin = (cpu: number, command: string[]): string[] => (canPin ? ['taskset', '-c', String(cpu), ...command] : command);
+
+try {
+  createRequire(join(root, 'package.json')).resolve('bufferutil');
+  notes.push('bufferutil is installed but the ws+bufferutil column is not measured by this script');
+} catch {
+  notes.push('ws + bufferutil column skipped: bufferutil is not installed (not npm-installed here on purpose)');
+}
+
+// ---------------------------------------------------------------- running
+
+function startServer(impl: string, extra: string[]): Promise<{ child: ChildProcess; port: number }> {
+  const command = pin(0, [process.execPath, '--import', 'tsx', join(here, 'server.ts'), impl, ...extra]);
+  const child = spawn(command[0]!, command.slice(1), {
+    cwd: root,
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${impl} server did not start in 20 s: ${stderr}`));
+    }, 20_000);
+    let out = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const match = /listening (\d+)/.exec(out);
+      if (match) {
+        clearTimeout(timer);
+        resolve({ child, port: Number(match[1]) });
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${impl} server exited (${code}): ${stderr}`));
+    });
+  });
+}
+
+async function stopServer(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
+  await exited;
+  clearTimeout(timer);
+}
+
+function runDriver(driver: string, args: string[], port: number, pid: number): Promise<Record<string, string>> {
+  const command = pin(1, [driver, ...args, '-p', String(port), '-x', String(pid)]);
+  return new Promise((resolve) => {
+    const child = spawn(command[0]!, command.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      const line = out.split('\n').find((l) => l.startsWith('RESULT')) ?? 'RESULT mode=failed errors=1';
+      const result: Record<string, string> = {};
+      for (const pair of line.split(' ').slice(1)) {
+        const at = pair.indexOf('=');
+        result[pair.slice(0, at)] = pair.slice(at + 1);
+      }
+      if (code !== 0 && code !== 3) result.errors = result.errors && result.errors !== '0' ? result.errors : '1';
+      if (err.trim() !== '') result.stderr = err.trim().split('\n').slice(0, 3).join(' | ');
+      result.exit = String(code);
+      resolve(result);
+    });
+  });
+}
+
+interface Sample {
+  run: number;
+  scenario: string;
+  server: string;
+  result: Record<string, string>;
+}
+
+const median = (values: number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length === 0 ? NaN : sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
+
+async function main(): Promise<void> {
+  const driver = buildDriver();
+  const samples: Sample[] = [];
+  const skipped = new Set<string>();
+  const live = new Map<string, { child: ChildProcess; port: number }>();
+  for (let run = 1; run <= runs; run++) {
+    for (const scenario of scenarios) {
+      if (skipped.has(scenario.name)) continue;
+      const order = servers.map((_, i) => servers[(i + run - 1) % servers.length]!);
+      for (const server of order) {
+        // A fresh server per measurement; quick mode reuses one per server and options (CI speed).
+        const key = `${server} ${(scenario.serverArgs ?? []).join(' ')}`;
+        const started = (scenario.fresh ? undefined : live.get(key)) ?? (await startServer(server, scenario.serverArgs ?? []));
+        const { child, port } = started;
+        let result: Record<string, string>;
+        try {
+          result = await runDriver(driver, scenario.args(quick), port, child.pid!);
+        } finally {
+          if (quick && !scenario.fresh && child.exitCode === null) live.set(key, started);
+          else await stopServer(child);
+        }
+        if (result.exit === '3') {
+          // The driver's "not negotiated" status: the server doesn't support this scenario.
+          skipped.add(scenario.name);
+          notes.push(`${scenario.name}: skipped, ${server} did not negotiate it (${result.stderr ?? ''})`);
+          break;
+        }
+        samples.push({ run, scenario: scenario.name, server, result });
+        const shown = scenario.metrics.map((m) => `${m.key}=${result[m.key]}${m.perCpu ? ` ${m.perCpu}=${result[m.perCpu]}` : ''}`);
+        log(`[run ${run}] ${server.padEnd(6)} ${scenario.name.padEnd(10)} ${shown.join(' ')} srv_cpu=${result.srv_cpu_pct ?? '-'}% driver_cpu=${result.lg_cpu_pct ?? '-'}% errors=${result.errors}${result.stderr ? ` (${result.stderr})` : ''}`);
+      }
+    }
+  }
+  for (const { child } of live.values()) await stopServer(child);
+  report(samples);
+}
+
+interface Row {
+  scenario: string;
+  title: string;
+  metric: string;
+  higherBetter: boolean;
+  values: Record<string, number>;
+  perCpu: Record<string, number> | null;
+  ratio: number | null;
+  perCpuRatio: number | null;
+  errors: number;
+}
+
+function report(samples: Sample[]): void {
+  const rows: Row[] = [];
+  const [subject, reference] = [servers[0]!, servers[1]];
+  for (const scenario of scenarios) {
+    const mine = samples.filter((s) => s.scenario === scenario.name);
+    if (mine.length === 0) continue;
+    for (const metric of scenario.metrics) {
+      const values: Record<string, number> = {};
+      const perCpu: Record<string, number> = {};
+      for (const server of servers) {
+        const own = mine.filter((s) => s.server === server);
+        values[server] = median(own.map((s) => Number(s.result[metric.key])));
+        if (metric.perCpu) perCpu[server] = median(own.map((s) => Number(s.result[metric.perCpu!])));
+      }
+      const ratioOf = (key: string): number | null => {
+        if (reference === undefined) return null;
+        const ratios: number[] = [];
+        for (let run = 1; run <= runs; run++) {
+          const a = mine.find((s) => s.run === run && s.server === subject)?.result[key];
+          const b = mine.find((s) => s.run === run && s.server === reference)?.result[key];
+          if (a !== undefined && b !== undefined && Number(b) > 0) ratios.push(Number(a) / Number(b));
+        }
+        return ratios.length ? median(ratios) : null;
+      };
+      rows.push({
+        scenario: scenario.name,
+        title: scenario.title,
+        metric: metric.label,
+        higherBetter: metric.higherBetter,
+        values,
+        perCpu: metric.perCpu ? perCpu : null,
+        ratio: ratioOf(metric.key),
+        perCpuRatio: metric.perCpu ? ratioOf(metric.perCpu) : null,
+        errors: mine.reduce((n, s) => n + Number(s.result.errors ?? 1), 0),
+      });
+    }
+  }
+  if (json) {
+    process.stdout.write(`${JSON.stringify({ quick, runs, servers, pinned: canPin, notes, rows, samples }, null, 2)}\n`);
+    return;
+  }
+  const fmt = (n: number | undefined): string =>
+    n === undefined || Number.isNaN(n) ? '-' : n >= 1000 ? Math.round(n).toLocaleString('en-US') : n.toFixed(n >= 100 ? 0 : 2);
+  const lines = [
+    `wskit benchmark: ${runs} run(s)${quick ? ', quick' : ''}, medians; ratio = ${subject}/${reference ?? '-'} (median of per-run ratios)`,
+    `server pinned to CPU 0, driver to CPU 1: ${canPin ? 'yes' : 'no'}; node ${process.version}`,
+    '',
+    `| scenario | metric | ${servers.join(' | ')} | ratio (wall) | ${servers.map((s) => `${s} per CPU-s`).join(' | ')} | ratio (per CPU-s) | errors |`,
+    `|---|---|${servers.map(() => '---:|').join('')}---:|${servers.map(() => '---:|').join('')}---:|---:|`,
+  ];
+  for (const row of rows) {
+    const better = row.higherBetter ? '' : ' (lower is better)';
+    lines.push(
+      `| ${row.title} | ${row.metric}${better} | ${servers.map((s) => fmt(row.values[s])).join(' | ')} | ${row.ratio === null ? '-' : `${row.ratio.toFixed(2)}x`} | ` +
+        `${servers.map((s) => (row.perCpu ? fmt(row.perCpu[s]) : '-')).join(' | ')} | ${row.perCpuRatio === null ? '-' : `${row.perCpuRatio.toFixed(2)}x`} | ${row.errors} |`,
+    );
+  }
+  for (const note of notes) lines.push(`note: ${note}`);
+  process.stdout.write(`${lines.join('\n')}\n`);
+  if (rows.some((r) => r.errors > 0)) process.exitCode = 1;
+}
+
+await main();

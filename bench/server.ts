@@ -1,0 +1,79 @@
+/**
+ * The benchmark's servers: `wskit` or `ws` (8, no add-ons) with the same endpoints.
+ * Echo on any path; on `/broadcast` every message from any client goes to all
+ * `/broadcast` clients, the sender included.
+ *
+ *   node --import tsx bench/server.ts [wskit|ws] [--deflate]
+ *
+ * Listens on $HOST:$PORT (default 127.0.0.1:8765) and prints `listening <port>`.
+ * Runs in the foreground so its PID is the one measured (also by the neutral
+ * harness in /work/shared/bench: `node --import tsx /path/to/bench/server.ts`).
+ */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { broadcast, serve, type Connection, type ServerOptions } from '../src/index.js';
+
+const impl = process.argv[2] ?? 'wskit';
+const deflate = process.argv.includes('--deflate');
+const host = process.env.HOST ?? '127.0.0.1';
+const port = Number(process.env.PORT ?? 8765);
+
+function ready(address: AddressInfo | string | null): void {
+  const bound = typeof address === 'object' && address !== null ? address.port : port;
+  process.stdout.write(`listening ${bound}\n`);
+}
+
+async function startWskit(): Promise<void> {
+  const room = new Set<Connection>();
+  const options: ServerOptions & { compression?: boolean } = { host, port, logger: null, maxMessageSize: 64 * 1024 * 1024 };
+  // `compression` is negotiated only where serve() supports it; the driver checks what was agreed.
+  if (deflate) options.compression = true;
+  else options.compression = false;
+  const server = await serve(async (ws) => {
+    if (ws.request?.path === '/broadcast') {
+      room.add(ws);
+      try {
+        for await (const message of ws) broadcast(room, message);
+      } finally {
+        room.delete(ws);
+      }
+    } else {
+      for await (const message of ws) await ws.send(message);
+    }
+  }, options);
+  ready(server.address());
+}
+
+async function startWs(): Promise<void> {
+  const { WebSocketServer, WebSocket } = await import('ws');
+  const wss = new WebSocketServer({ noServer: true, perMessageDeflate: deflate, maxPayload: 64 * 1024 * 1024, clientTracking: false });
+  const room = new Set<InstanceType<typeof WebSocket>>();
+  const http = createServer((_request, response) => {
+    response.writeHead(426);
+    response.end();
+  });
+  http.on('upgrade', (request, socket, head) => {
+    wss.handleUpgrade(request, socket, head, (ws) => {
+      ws.on('error', () => {});
+      if (request.url === '/broadcast') {
+        room.add(ws);
+        ws.on('close', () => room.delete(ws));
+        ws.on('message', (data, isBinary) => {
+          for (const peer of room) if (peer.readyState === WebSocket.OPEN) peer.send(data, { binary: isBinary });
+        });
+      } else {
+        ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
+      }
+    });
+  });
+  http.listen(port, host, 1024, () => ready(http.address()));
+}
+
+process.on('SIGTERM', () => process.exit(0));
+process.on('SIGINT', () => process.exit(0));
+if (impl === 'ws') await startWs();
+else if (impl === 'wskit') await startWskit();
+else {
+  process.stderr.write(`unknown server ${impl}\n`);
+  process.exit(2);
+}

@@ -1,0 +1,36 @@
+/**
+ * The benchmark's quick mode works end to end: servers start, the C driver
+ * builds and verifies every echoed byte, figures come back positive. Timings
+ * are never asserted (the machine is shared).
+ */
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const gcc = spawnSync('gcc', ['--version']).status === 0;
+
+test('npm run bench -- --quick --json measures every scenario without errors', { skip: gcc ? false : 'gcc is not installed', timeout: 180_000 }, () => {
+  const out = execFileSync(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--quick', '--json'], {
+    cwd: root,
+    encoding: 'utf8',
+    timeout: 170_000,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const report = JSON.parse(out) as {
+    rows: Array<{ scenario: string; metric: string; values: Record<string, number>; perCpu: Record<string, number> | null; ratio: number | null; errors: number }>;
+    samples: Array<{ scenario: string; server: string; result: Record<string, string> }>;
+    notes: string[];
+  };
+  const scenarios = new Set(report.rows.map((r) => r.scenario));
+  for (const name of ['echo', 'latency', 'large', 'connect', 'broadcast']) assert.ok(scenarios.has(name), `scenario ${name} measured`);
+  for (const row of report.rows) {
+    assert.equal(row.errors, 0, `${row.scenario}: no errors`);
+    for (const [server, value] of Object.entries(row.values)) assert.ok(value > 0, `${row.scenario} ${row.metric} ${server}: ${value} > 0`);
+    for (const [server, value] of Object.entries(row.perCpu ?? {})) assert.ok(value > 0, `${row.scenario} per CPU-s ${server}: ${value} > 0`);
+    assert.ok(row.ratio !== null && row.ratio > 0, `${row.scenario} ${row.metric}: a ratio`);
+  }
+  for (const sample of report.samples) assert.equal(sample.result.errors, '0', `${sample.scenario} ${sample.server}: driver saw no errors`);
+});
