@@ -126,7 +126,7 @@ describe('RFC 6455 §4.2.1 Reading the Client\'s Opening Handshake', () => {
   });
 
   it('answers a missing or wrong Upgrade or Connection with 426', () => {
-    for (const changes of [
+    for (const changes of <Array<Record<string, string | null>>>[
       { Upgrade: null },
       { Upgrade: 'websockets' },
       { Upgrade: 'h2c' },
@@ -142,7 +142,7 @@ describe('RFC 6455 §4.2.1 Reading the Client\'s Opening Handshake', () => {
   });
 
   it('answers a missing, repeated or invalid Sec-WebSocket-Key with 400', () => {
-    for (const changes of [
+    for (const changes of <Array<Record<string, string | null>>>[
       { 'Sec-WebSocket-Key': null },
       { 'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ' },
       { 'Sec-WebSocket-Key': 'c2hvcnQ=' },
@@ -154,7 +154,7 @@ describe('RFC 6455 §4.2.1 Reading the Client\'s Opening Handshake', () => {
   });
 
   it('answers a Sec-WebSocket-Version other than 13 with 426', () => {
-    for (const changes of [
+    for (const changes of <Array<Record<string, string | null>>>[
       { 'Sec-WebSocket-Version': null },
       { 'Sec-WebSocket-Version': '8' },
       { 'Sec-WebSocket-Version': '14' },
