@@ -47,6 +47,11 @@ async function runServer(): Promise<void> {
     execArgv: ['--import', 'tsx'],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
+  // Time starts once every client is connected, however long a loaded machine takes to get there.
+  await new Promise<void>((resolve, reject) => {
+    child.once('message', () => resolve());
+    child.once('exit', (code) => reject(new Error(`soak clients exited with ${code}`)));
+  });
   const samples: Array<{ t: number; connections: number; rssMiB: number; heapMiB: number; messages: number }> = [];
   const started = Date.now();
   const sample = () => {
@@ -85,6 +90,7 @@ async function runClients(url: string): Promise<void> {
     void ws.closed.then(() => clients.delete(ws));
   };
   for (let i = 0; i < count; i += 250) await Promise.all(Array.from({ length: Math.min(250, count - i) }, open));
+  process.send?.('ready');
   // Churn: close and reopen some connections every second, and send a message on a few.
   setInterval(() => {
     const all = [...clients];

@@ -158,14 +158,23 @@ describe('faults', () => {
 
 describe('graceful shutdown', () => {
   it('server.close() sends 1001 to every client after delivering what was already sent', async () => {
+    let sent = 0;
     const server = await startServer(async (ws) => {
-      await ws.send(Buffer.alloc(512 * 1024, 7));
+      // Not awaited: the message is still being written when the server closes.
+      void ws.send(Buffer.alloc(512 * 1024, 7));
+      sent++;
       await ws.closed;
     });
     const clients: Connection[] = await Promise.all(
       Array.from({ length: 50 }, () => connect(`ws://127.0.0.1:${server.address()!.port}`)),
     );
-    await delay(20);
+    await within(
+      (async () => {
+        while (sent < clients.length) await delay(5);
+      })(),
+      5000,
+      'every handler to send',
+    );
     await within(server.close(), 5000, 'server.close()');
     for (const ws of clients) {
       const message = (await ws.recv()) as Buffer;
