@@ -206,6 +206,7 @@ function handshake(socket: Duplex, target: WebSocketUrl, options: ConnectOptions
     socket.on('data', onData);
     socket.on('error', onError);
     socket.on('close', onClose);
+    socket.resume(); // a proxy tunnel is handed over paused
     socket.write(request);
   });
 }

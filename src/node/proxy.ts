@@ -61,8 +61,9 @@ export function bypassesProxy(target: WebSocketUrl, noProxy: string): boolean {
       if (Number(port[2]) !== target.port) continue;
       entry = port[1]!;
     }
-    entry = entry.replace(/^\[(.*)\]$/, '$1').replace(/^\*?\./, '.');
-    if (host === entry || host === entry.replace(/^\./, '') || (entry.startsWith('.') && host.endsWith(entry))) return true;
+    // curl's rule: a domain matches itself and every subdomain, with or without a leading dot or *.
+    const domain = entry.replace(/^\[(.*)\]$/, '$1').replace(/^\*?\./, '');
+    if (host === domain || host.endsWith(`.${domain}`)) return true;
   }
   return false;
 }
