@@ -87,7 +87,7 @@ export interface StreamStats {
 
 /** Options of {@link Collector}. */
 export interface CollectorOptions {
-  /** Delay before the first retry in ms (doubles up to `maxDelay`). Default 500. */
+  /** Upper bound of the first (jittered) retry delay in ms; doubles up to `maxDelay`. Default 1,000. */
   initialDelay?: number;
   /** Longest delay between retries in ms. Default 10,000. */
   maxDelay?: number;
@@ -101,8 +101,8 @@ interface Track {
   stats: StreamStats;
   lastTimestamp: number | null;
   intervals: number[];
-  lastCount: number;
-  lastRateAt: number;
+  /** (time in ms, count) snapshots of the last few seconds, for the rate. */
+  history: Array<[number, number]>;
 }
 
 /**
@@ -116,8 +116,7 @@ export class Collector extends EventEmitter {
   private readonly offsets = new Map<number, number>();
   private readonly sockets = new Map<number, Connection>();
   private readonly options: CollectorOptions;
-  private stopping = false;
-  private readonly wake = new Set<() => void>();
+  private readonly abort = new AbortController();
   private runs: Promise<void>[] = [];
 
   constructor(urls: string[], options: CollectorOptions = {}) {
@@ -149,8 +148,7 @@ export class Collector extends EventEmitter {
 
   /** Closes every connection (1000) and stops retrying. */
   async stop(): Promise<void> {
-    this.stopping = true;
-    for (const wake of this.wake) wake();
+    this.abort.abort();
     await Promise.all([...this.sockets.values()].map((ws) => ws.close(1000, 'bye').catch(() => undefined)));
     await this.done();
   }
@@ -159,26 +157,15 @@ export class Collector extends EventEmitter {
   stats(): StreamStats[] {
     const now = performance.now();
     for (const track of this.tracks.values()) {
-      const dt = (now - track.lastRateAt) / 1000;
-      if (dt >= 0.25) {
-        track.stats.rate = Math.round(((track.stats.count - track.lastCount) / dt) * 10) / 10;
-        track.lastCount = track.stats.count;
-        track.lastRateAt = now;
-      }
+      // The rate over the last 1-3 s (long enough for slow streams such as GPS or steps).
+      const history = track.history;
+      const last = history.at(-1);
+      if (last === undefined || now - last[0] >= 200) history.push([now, track.stats.count]);
+      while (history.length > 2 && now - history[1]![0] >= 1000 && now - history[0]![0] > 3000) history.shift();
+      const [t0, c0] = history[0]!;
+      if (now - t0 >= 500) track.stats.rate = Math.round(((track.stats.count - c0) / ((now - t0) / 1000)) * 10) / 10;
     }
     return [...this.tracks.values()].map((t) => t.stats);
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.wake.delete(done);
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.wake.add(done);
-    });
   }
 
   private setState(source: SourceStatus, state: SourceStatus['state']): void {
@@ -186,62 +173,58 @@ export class Collector extends EventEmitter {
     this.emit('status', source);
   }
 
+  /** One source's life: wskit's reconnecting connect() yields a fresh connection after each drop. */
   private async loop(source: SourceStatus): Promise<void> {
-    const initial = this.options.initialDelay ?? 500;
-    const max = this.options.maxDelay ?? 10_000;
-    let delay = initial;
-    let first = true;
-    while (!this.stopping) {
-      if (!first) source.reconnects++;
-      first = false;
-      source.retryAt = null;
-      this.setState(source, 'connecting');
-      let ws: Connection;
-      try {
-        ws = await connect(source.url, { openTimeout: this.options.openTimeout ?? 5000, maxQueue: 256 });
-      } catch (error) {
-        const e = error as Error & { code?: string };
-        source.lastClose = `cannot connect: ${e.code && !e.message.includes(e.code) ? `${e.code} ` : ''}${e.message}`;
-        source.lastCode = null;
-        if (e.code === 'WS_INVALID_URL' || (e as { response?: { status?: number } }).response?.status === 404) {
+    const connector = connect(source.url, {
+      openTimeout: this.options.openTimeout ?? 5000,
+      maxQueue: 256,
+      signal: this.abort.signal,
+      reconnect: {
+        initialDelay: this.options.initialDelay ?? 1000,
+        factor: 2,
+        maxDelay: this.options.maxDelay ?? 10_000,
+        onRetry: (_attempt, delay, reason) => {
+          const e = reason as Error & { code?: string; closeCode?: number };
+          if (e.closeCode === undefined) {
+            source.lastClose = `cannot connect: ${e.code && !String(e.message).includes(e.code) ? `${e.code} ` : ''}${e.message}`;
+            source.lastCode = null;
+          }
+          source.reconnects++;
+          source.retryAt = Date.now() + delay;
+          this.setState(source, 'retrying');
+        },
+      },
+    });
+    this.setState(source, 'connecting');
+    try {
+      for await (const ws of connector) {
+        source.retryAt = null;
+        this.sockets.set(source.id, ws);
+        this.setState(source, 'open');
+        if (source.kind === 'gps') ws.send(GET_LAST_KNOWN_LOCATION).catch(() => undefined);
+        try {
+          for await (const message of ws) {
+            if (typeof message === 'string') this.handle(source, message);
+          }
+        } catch {
+          // closed with an error code: reported below from ws.closed
+        }
+        const info = await ws.closed;
+        this.sockets.delete(source.id);
+        source.lastCode = info.code;
+        source.lastClose = describeClose(info.code, info.reason);
+        if (this.abort.signal.aborted) break;
+        if (PERMANENT_CLOSE_CODES.has(info.code)) {
           this.setState(source, 'failed');
           return;
         }
-        source.retryAt = Date.now() + delay;
-        this.setState(source, 'retrying');
-        await this.sleep(delay);
-        delay = Math.min(max, delay * 2);
-        continue;
       }
-      if (this.stopping) {
-        await ws.close(1000, 'bye').catch(() => undefined);
-        break;
-      }
-      this.sockets.set(source.id, ws);
-      const openedAt = performance.now();
-      this.setState(source, 'open');
-      if (source.kind === 'gps') ws.send(GET_LAST_KNOWN_LOCATION).catch(() => undefined);
-      try {
-        for await (const message of ws) {
-          if (typeof message === 'string') this.handle(source, message);
-        }
-      } catch {
-        // closed with an error code: reported below from ws.closed
-      }
-      const info = await ws.closed;
-      this.sockets.delete(source.id);
-      source.lastCode = info.code;
-      source.lastClose = describeClose(info.code, info.reason);
-      if (this.stopping) break;
-      if (PERMANENT_CLOSE_CODES.has(info.code)) {
-        this.setState(source, 'failed');
-        return;
-      }
-      if (performance.now() - openedAt > 5000) delay = initial;
-      source.retryAt = Date.now() + delay;
-      this.setState(source, 'retrying');
-      await this.sleep(delay);
-      delay = Math.min(max, delay * 2);
+    } catch (error) {
+      // Retrying gave up: the URL or the HTTP answer cannot be fixed by waiting.
+      const e = error as Error;
+      source.lastClose = `cannot connect: ${e.message}`;
+      this.setState(source, 'failed');
+      return;
     }
     this.setState(source, 'stopped');
   }
@@ -309,8 +292,7 @@ export class Collector extends EventEmitter {
         stats: { key, source: source.id, type: sample.type, title: info.title, unit: info.unit, axes: info.axes, count: 0, rate: 0, gaps: 0, nonMonotonic: 0 },
         lastTimestamp: null,
         intervals: [],
-        lastCount: 0,
-        lastRateAt: performance.now(),
+        history: [[performance.now(), 0]],
       };
       this.tracks.set(key, track);
       this.emit('stream', track.stats);

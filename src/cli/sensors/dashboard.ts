@@ -127,7 +127,7 @@ export class Dashboard {
   }
 }
 
-/** The compact form of a sample sent to pages: source, key, plot time, values, accuracy, action, timestamp. */
+/** The compact form of a sample sent to pages: source, type, plot time, values, accuracy, action, timestamp, received. */
 function compact(sample: Sample): unknown[] {
-  return [sample.source, sample.type, sample.x, sample.values, sample.accuracy, sample.action ?? null, sample.timestamp];
+  return [sample.source, sample.type, sample.x, sample.values, sample.accuracy, sample.action ?? null, sample.timestamp, sample.received];
 }

@@ -225,10 +225,8 @@ export class SensorSimulator {
       multi = true;
     } else if (path === PATH_GPS) {
       if (this.options.denyLocation) {
-        return void (await ws.close(
-          SensorCloseCode.PERMISSION_DENIED,
-          "App has No permission to access location. Go to your device's installed apps settings and allow location permission to Sensor Server app",
-        ));
+        // The app's reason goes on to explain the Android settings, but a close reason is limited to 123 bytes.
+        return void (await ws.close(SensorCloseCode.PERMISSION_DENIED, 'App has No permission to access location'));
       }
       types = ['gps'];
     } else if (path === PATH_TOUCH) {
