@@ -189,11 +189,32 @@ export class Server {
       headers,
     };
     if (!this.admit(socket, request.socket.remoteAddress)) return;
-    this.pending.add(socket);
-    socket.on('error', noop);
-    socket.once('close', () => this.pending.delete(socket));
+    this.trackPending(socket);
     const timer = this.handshakeTimer(socket);
     void this.upgrade(socket, requestHead, head, request.socket.remoteAddress, timer);
+  }
+
+  /**
+   * Counts a socket as a handshake in progress until it closes or is upgraded.
+   * The close listener is a shared function, not a closure: a closure here would
+   * share its scope with the handshake's and keep the head reader, timer and
+   * request bytes alive for the connection's whole life (memory per idle connection).
+   */
+  private trackPending(socket: Duplex): void {
+    this.pending.add(socket);
+    (socket as PendingSocket)[kPendingServer] = this;
+    socket.on('error', noop);
+    socket.once('close', onPendingClose);
+  }
+
+  /** @internal The handshake of `socket` is over (upgraded, refused, or the socket closed). */
+  forgetPending(socket: Duplex): void {
+    this.pending.delete(socket);
+    const pending = socket as PendingSocket;
+    if (pending[kPendingServer] === this) {
+      pending[kPendingServer] = undefined;
+      socket.off('close', onPendingClose);
+    }
   }
 
   private handshakeTimer(socket: Duplex): NodeJS.Timeout {
@@ -208,9 +229,7 @@ export class Server {
       return;
     }
     if (!this.admit(socket, socket.remoteAddress)) return;
-    this.pending.add(socket);
-    socket.on('error', noop);
-    socket.once('close', () => this.pending.delete(socket));
+    this.trackPending(socket);
     const timer = this.handshakeTimer(socket);
     const reader = new HttpHeadReader(true, this.options.httpLimits);
     const onData = (chunk: Buffer): void => {
@@ -241,7 +260,7 @@ export class Server {
 
   private respond(socket: Duplex, response: HttpResponse, timer: NodeJS.Timeout): void {
     clearTimeout(timer);
-    this.pending.delete(socket);
+    this.forgetPending(socket);
     const headers = Array.isArray(response.headers) ? response.headers : Object.entries(response.headers ?? {});
     if (!headers.some(([name]) => name.toLowerCase() === 'connection')) headers.push(['Connection', 'close']);
     try {
@@ -317,7 +336,7 @@ export class Server {
       return;
     }
     clearTimeout(timer);
-    this.pending.delete(socket);
+    this.forgetPending(socket);
     socket.off('error', noop);
     socket.write(acceptResponse(upgrade.key, protocol, answers));
     const ws = new Connection(socket, 'server', {
@@ -383,6 +402,13 @@ function fullMatch(pattern: RegExp, value: string): boolean {
 }
 
 function noop(): void {}
+
+const kPendingServer = Symbol('wskit.pendingServer');
+type PendingSocket = Duplex & { [kPendingServer]?: Server | undefined };
+
+function onPendingClose(this: PendingSocket): void {
+  this[kPendingServer]?.forgetPending(this);
+}
 
 /**
  * Starts a WebSocket server that runs `handler(ws)` for each connection.
