@@ -15,6 +15,7 @@ import {
   connect,
   ConnectionClosedOK,
   InvalidStatus,
+  type HttpResponse,
   Server,
   type Connection,
 } from '../../src/index.js';
@@ -108,7 +109,7 @@ describe('serve()', { timeout: 20_000 }, () => {
 
   it('processRequest answers with 401 (InvalidStatus on the client) and serves GET /healthz over plain HTTP', async () => {
     const server = await startServer(echo, {
-      processRequest: (request) => {
+      processRequest: (request): HttpResponse | undefined => {
         if (request.path === '/healthz') return { status: 200, headers: { 'Content-Type': 'text/plain' }, body: 'OK\n' };
         if (request.headers.get('authorization') !== 'Bearer good') {
           return { status: 401, headers: { 'WWW-Authenticate': 'Bearer' }, body: 'no\n' };
