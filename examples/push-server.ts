@@ -3,7 +3,7 @@
 import { createInterface } from 'node:readline';
 import { serve, type Connection } from 'wskit';
 
-let client: Connection | null = null;
+let client = null as Connection | null;
 const server = await serve(
   async (ws) => {
     client?.close(1000, 'another client connected').catch(() => undefined);
