@@ -82,23 +82,26 @@ export class Protocol {
 
   private inputDone = false;
   private parseState = HEADER;
-  private readonly headerBuffer = Buffer.alloc(14);
+  // Allocated on first use: most connections never see a header split across chunks,
+  // a fragmented message or a payload in pieces (memory per idle connection).
+  private headerBuffer: Buffer | null = null;
   private headerHave = 0;
   private fin = false;
   private opcode = 0;
   private rsv1 = false;
   private masked = false;
-  private readonly maskKey = new Uint8Array(4);
+  /** The frame's masking key, big-endian (copied into a shared scratch array to unmask). */
+  private maskWord = 0;
   private payloadLength = 0;
   private payloadReceived = 0;
-  private readonly frameParts = new ByteAccumulator();
+  private frameParts: ByteAccumulator | null = null;
 
   private messageOpcode = 0;
   private messageCompressed = false;
   private messageFragments = 0;
   private validatingText = false;
-  private readonly messageParts = new ByteAccumulator();
-  private readonly utf8 = new Utf8Validator();
+  private messageParts: ByteAccumulator | null = null;
+  private utf8Validator: Utf8Validator | null = null;
 
   constructor(side: Side, handler: ProtocolHandler, options: ProtocolOptions = {}) {
     this.side = side;
@@ -112,6 +115,10 @@ export class Protocol {
     // RFC 6455 §5.1: clients MUST mask every frame, servers MUST NOT.
     this.expectMasked = side === 'server';
     this.maskKeys = side === 'client' ? new MaskKeySource() : null;
+  }
+
+  private get utf8(): Utf8Validator {
+    return (this.utf8Validator ??= new Utf8Validator());
   }
 
   /** Largest message accepted, in bytes. */
@@ -134,7 +141,7 @@ export class Protocol {
           at = pos;
           pos += headerSize(chunk[pos + 1]!);
         } else {
-          const buffer = this.headerBuffer;
+          const buffer = (this.headerBuffer ??= Buffer.allocUnsafe(14));
           while (this.headerHave < 2 && pos < length) buffer[this.headerHave++] = chunk[pos++]!;
           if (this.headerHave < 2) return;
           const needed = headerSize(buffer[1]!);
@@ -158,20 +165,20 @@ export class Protocol {
       if (this.payloadReceived === 0 && available >= remaining) {
         const payload = chunk.subarray(pos, pos + remaining);
         pos += remaining;
-        if (this.masked) applyMask(payload, this.maskKey, 0);
+        if (this.masked) applyMask(payload, maskKeyOf(this.maskWord), 0);
         this.parseState = HEADER;
         this.frameComplete(payload, true);
       } else {
         const take = available < remaining ? available : remaining;
         const part = chunk.subarray(pos, pos + take);
         pos += take;
-        if (this.masked) applyMask(part, this.maskKey, this.payloadReceived);
+        if (this.masked) applyMask(part, maskKeyOf(this.maskWord), this.payloadReceived);
         // Fail fast: an invalid byte is reported when it arrives, not at the end of the frame.
         if (this.validatingText && !this.utf8.push(part)) {
           this.fail(1007, 'invalid UTF-8 in text message');
           return;
         }
-        this.frameParts.append(part, this.payloadLength);
+        (this.frameParts ??= new ByteAccumulator()).append(part, this.payloadLength);
         this.payloadReceived += take;
         if (this.payloadReceived === this.payloadLength) {
           this.parseState = HEADER;
@@ -232,18 +239,14 @@ export class Protocol {
       if (length < 65536) return this.fail(1002, 'non-minimal 64-bit payload length');
     }
     if (masked) {
-      const key = this.maskKey;
-      key[0] = header[next]!;
-      key[1] = header[next + 1]!;
-      key[2] = header[next + 2]!;
-      key[3] = header[next + 3]!;
+      this.maskWord = ((header[next]! << 24) | (header[next + 1]! << 16) | (header[next + 2]! << 8) | header[next + 3]!) >>> 0;
     }
 
     if (opcode < 8) {
       // Limits are enforced from the header, before a byte of the payload is buffered.
       // A compressed message's size limit applies once inflated (the codec checks it); its wire size may exceed
       // it by what deflate adds to incompressible data (peers compress everything), and no more.
-      const soFar = opcode === Opcode.CONTINUATION ? this.messageParts.length : 0;
+      const soFar = opcode === Opcode.CONTINUATION && this.messageParts !== null ? this.messageParts.length : 0;
       const compressed = opcode === Opcode.CONTINUATION ? this.messageCompressed : rsv1;
       if (soFar + length > (compressed ? this.maxCompressedSize : this.maxMessageSize)) {
         return this.fail(1009, `message of over ${soFar + length} bytes exceeds the limit of ${this.maxMessageSize}`);
@@ -293,7 +296,7 @@ export class Protocol {
       this.messageCompressed = this.rsv1;
       this.messageFragments = 1;
     }
-    if (payload.length > 0) this.messageParts.append(payload, this.maxMessageSize);
+    if (payload.length > 0) (this.messageParts ??= new ByteAccumulator()).append(payload, this.maxMessageSize);
     if (!this.fin) return;
     if (this.validatingText && !this.utf8.end()) {
       this.fail(1007, 'invalid UTF-8 in text message');
@@ -304,7 +307,7 @@ export class Protocol {
     this.messageOpcode = 0;
     this.messageCompressed = false;
     this.messageFragments = 0;
-    this.handler.onMessage(this.messageParts.take(), binary, compressed);
+    this.handler.onMessage(this.messageParts?.take() ?? EMPTY, binary, compressed);
   }
 
   private controlFrame(opcode: number, payload: Buffer): void {
@@ -428,6 +431,17 @@ export class Protocol {
       this.handler.onWrite(Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.length));
     }
   }
+}
+
+/** Shared scratch for the current frame's masking key: unmasking is synchronous, so one array serves every connection. */
+const MASK_KEY = new Uint8Array(4);
+
+function maskKeyOf(word: number): Uint8Array {
+  MASK_KEY[0] = word >>> 24;
+  MASK_KEY[1] = (word >>> 16) & 0xff;
+  MASK_KEY[2] = (word >>> 8) & 0xff;
+  MASK_KEY[3] = word & 0xff;
+  return MASK_KEY;
 }
 
 /** Header size implied by the second header byte: 2, 4 or 10 bytes, plus 4 if masked. */
