@@ -52,12 +52,15 @@ export const MIXED_CONTENT =
 export function checkUrl(input, pageProtocol = 'http:') {
   const text = String(input ?? '').trim();
   if (text === '') return { error: 'Enter a WebSocket URL, for example ws://127.0.0.1:8765.' };
+  const invalid = (hint = '') =>
+    ({ error: `“${text}” is not a valid URL. A WebSocket URL looks like ws://host:port/path or wss://host/path.${hint}` });
+  // "localhost:8765" parses as a URL with the scheme "localhost:": catch a missing scheme first.
+  if (/^(\[[0-9a-f:.]+\]|[\w.-]+)(:\d+)?([/?]|$)/i.test(text) && !/^(wss?|https?):/i.test(text)) return invalid(` Did you mean ws://${text}?`);
   let url;
   try {
     url = new URL(text);
   } catch {
-    const hint = /^[\w.-]+(:\d+)?(\/|$)/.test(text) ? ` Did you mean ws://${text}?` : '';
-    return { error: `“${text}” is not a valid URL. A WebSocket URL looks like ws://host:port/path or wss://host/path.${hint}` };
+    return invalid();
   }
   let note;
   if (url.protocol === 'http:' || url.protocol === 'https:') {

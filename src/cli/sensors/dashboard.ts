@@ -92,7 +92,7 @@ export class Dashboard {
   private async page(ws: Connection): Promise<void> {
     const page: Page = { ws, dropped: 0 };
     this.pages.add(page);
-    ws.send(JSON.stringify({ kind: 'hello', ...this.statusOf(page) })).catch(() => undefined);
+    ws.send(JSON.stringify({ ...this.statusOf(page), kind: 'hello' })).catch(() => undefined);
     try {
       for await (const _ of ws) {
         // the page sends nothing we need
