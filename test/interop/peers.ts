@@ -11,7 +11,7 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { WebSocket, WebSocketServer } from 'ws';
-import { connect, type Connection, type Server } from '../../src/index.js';
+import { connect, type Connection, type Server, type ServerOptions } from '../../src/index.js';
 import { SYSTEM_PYTHON, skipWithoutPythonWebsockets, startServer } from '../helpers.js';
 
 /** What the peer saw when the connection ended. */
@@ -116,13 +116,13 @@ class ConnectionInbox {
   private readonly waiters: Array<(ws: Connection) => void> = [];
   server!: Server;
 
-  async start(): Promise<void> {
+  async start(options: ServerOptions = {}): Promise<void> {
     this.server = await startServer(async (ws) => {
       const waiter = this.waiters.shift();
       if (waiter) waiter(ws);
       else this.arrived.push(ws);
       await ws.closed;
-    });
+    }, options);
   }
 
   next(): Promise<Connection> {
@@ -136,13 +136,18 @@ class ConnectionInbox {
   }
 }
 
-function wskitServerWith(name: string, skip: string | false, client: (url: string) => Promise<PeerClose>): Pairing {
+function wskitServerWith(
+  name: string,
+  skip: string | false,
+  client: (url: string) => Promise<PeerClose>,
+  options: ServerOptions = {},
+): Pairing {
   const inbox = new ConnectionInbox();
   let count = 0;
   return {
     name,
     skip,
-    setup: () => inbox.start(),
+    setup: () => inbox.start(options),
     teardown: () => inbox.server.close(),
     async open() {
       const serverSide = inbox.next();
@@ -248,6 +253,16 @@ export function pairings(): Pairing[] {
 
   return [
     wskitServerWith('wskit server ↔ wskit client', false, async (url) => wskitPeer(await connect(url))),
+    // Without permessage-deflate: the uncompressed send and receive paths.
+    wskitServerWith(
+      'wskit server ↔ wskit client, no compression',
+      false,
+      async (url) => wskitPeer(await connect(url, { compression: false })),
+      { compression: false },
+    ),
+    wskitServerWith('wskit server ↔ ws client, no compression', false, async (url) =>
+      wsLibPeer(new WebSocket(url, { perMessageDeflate: false })),
+    ),
     wskitServerWith('wskit server ↔ ws client', false, async (url) => {
       const socket = new WebSocket(url);
       const closed = wsLibPeer(socket);
