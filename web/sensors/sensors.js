@@ -195,7 +195,7 @@ function createPlot(view) {
       })),
     ],
     axes: [
-      { stroke: '#4f5b67', grid: { stroke: '#e3e7eb' }, ticks: { stroke: '#c5ccd4' } },
+      { stroke: '#4f5b67', grid: { stroke: '#e3e7eb' }, ticks: { stroke: '#c5ccd4' }, space: 70 },
       { stroke: '#4f5b67', grid: { stroke: '#e3e7eb' }, ticks: { stroke: '#c5ccd4' }, size: 56, label: view.info.unit || undefined, labelSize: 18 },
     ],
   };
