@@ -106,7 +106,7 @@ export class Connection implements ProtocolHandler, AsyncIterable<Message> {
       maxFragments: init.maxFragments,
       rsv1Allowed: this.codec !== null,
     });
-    this.queue = new MessageQueue(init.maxQueue ?? 16, () => this.pauseFor(PAUSED_QUEUE), () => this.resumeFor(PAUSED_QUEUE));
+    this.queue = new MessageQueue(init.maxQueue ?? 16, this);
     this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
 
     this.socket[kConnection] = this;
@@ -290,6 +290,16 @@ export class Connection implements ProtocolHandler, AsyncIterable<Message> {
     if ((this.pausedBy & reason) === 0) return;
     this.pausedBy &= ~reason;
     if (this.pausedBy === 0) this.socket.resume();
+  }
+
+  /** @internal Too many unread messages: stop reading from the socket. */
+  pauseQueue(): void {
+    this.pauseFor(PAUSED_QUEUE);
+  }
+
+  /** @internal The reader caught up. */
+  resumeQueue(): void {
+    this.resumeFor(PAUSED_QUEUE);
   }
 
   /** @internal Socket 'drain'. */

@@ -1,30 +1,34 @@
 import type { Message } from './types.js';
 
+/** What a queue pauses and resumes: methods on the owner, not closures (memory per idle connection). */
+export interface QueueOwner {
+  pauseQueue(): void;
+  resumeQueue(): void;
+}
+
 /**
  * Received messages waiting to be read, with one pending reader at most.
  * Above `high` queued messages the transport is paused (TCP backpressure), and
  * it is resumed at `low`, like Python websockets' max_queue.
  */
 export class MessageQueue {
-  private items: Message[] = [];
+  private items: Message[] | null = null;
   private head = 0;
   private waiter: { resolve: (m: Message) => void; reject: (e: Error) => void } | null = null;
   private readonly high: number;
   private readonly low: number;
   private paused = false;
-  private readonly pause: () => void;
-  private readonly resume: () => void;
+  private readonly owner: QueueOwner;
 
-  constructor(high: number, pause: () => void, resume: () => void) {
+  constructor(high: number, owner: QueueOwner) {
     this.high = high;
     this.low = Math.max(0, Math.floor(high / 4));
-    this.pause = pause;
-    this.resume = resume;
+    this.owner = owner;
   }
 
   /** Number of messages waiting. */
   get length(): number {
-    return this.items.length - this.head;
+    return this.items === null ? 0 : this.items.length - this.head;
   }
 
   /** Hands a message to the waiting reader, or queues it. */
@@ -35,28 +39,33 @@ export class MessageQueue {
       waiter.resolve(message);
       return;
     }
-    this.items.push(message);
-    if (!this.paused && this.items.length - this.head >= this.high) {
+    const items = (this.items ??= []);
+    items.push(message);
+    if (!this.paused && items.length - this.head >= this.high) {
       this.paused = true;
-      this.pause();
+      this.owner.pauseQueue();
     }
   }
 
   /** Takes the next message if one is queued, else undefined. */
   shift(): Message | undefined {
-    if (this.head === this.items.length) return undefined;
-    const message = this.items[this.head]!;
-    this.items[this.head++] = undefined as unknown as Message;
-    if (this.head === this.items.length) {
-      this.items = [];
+    const items = this.items;
+    if (items === null || this.head === items.length) return undefined;
+    const message = items[this.head]!;
+    items[this.head++] = undefined as unknown as Message;
+    let left = items.length - this.head;
+    if (left === 0) {
+      // Drop the array: an idle connection holds no backing store.
+      this.items = null;
       this.head = 0;
-    } else if (this.head > 1024 && this.head * 2 > this.items.length) {
-      this.items = this.items.slice(this.head);
+    } else if (this.head > 1024 && this.head * 2 > items.length) {
+      this.items = items.slice(this.head);
       this.head = 0;
+      left = this.items.length;
     }
-    if (this.paused && this.items.length - this.head <= this.low) {
+    if (this.paused && left <= this.low) {
       this.paused = false;
-      this.resume();
+      this.owner.resumeQueue();
     }
     return message;
   }
