@@ -91,7 +91,8 @@ describe('router: matching', () => {
     const smallMs = time(small, n);
     const perLookupUs = (bigMs / n) * 1000;
     console.log(`# 1,001 routes: ${perLookupUs.toFixed(2)} µs/lookup; 1 route: ${((smallMs / n) * 1000).toFixed(2)} µs/lookup`);
-    assert.ok(perLookupUs < 20, `lookup took ${perLookupUs} µs`);
+    // Generous: an absolute bound only catches a pathological (e.g. linear-scan) regression on a loaded machine.
+    assert.ok(perLookupUs < 200, `lookup took ${perLookupUs} µs`);
     assert.ok(bigMs < smallMs * 4 + 50, `1,001 routes ${bigMs} ms vs 1 route ${smallMs} ms`);
   });
 });

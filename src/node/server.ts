@@ -148,13 +148,19 @@ export class Server {
       : net.createServer(onSocket);
     if (this.options.tls) listener.on('tlsClientError', (_error, socket) => socket.destroy());
     this.listener = listener;
-    await new Promise<void>((resolve, reject) => {
-      listener.once('error', reject);
-      listener.listen(this.options.port ?? 0, this.options.host, () => {
-        listener.off('error', reject);
-        resolve();
+    try {
+      await new Promise<void>((resolve, reject) => {
+        listener.once('error', reject);
+        listener.listen(this.options.port ?? 0, this.options.host, () => {
+          listener.off('error', reject);
+          resolve();
+        });
       });
-    });
+    } catch (error) {
+      // Don't leave a backplane's connections (Redis) keeping the process alive.
+      await this.hub.close();
+      throw error;
+    }
     return this;
   }
 

@@ -198,4 +198,36 @@ describe('Redis backplane', { skip: skipWithoutRedis }, () => {
       },
     );
   });
+
+  it('a server whose port is taken releases its Redis connections when listen() fails', async () => {
+    const redisPort = await freePort();
+    const redis = await startRedis(redisPort);
+    const blocker = net.createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const clientCount = async (): Promise<number> => {
+      const reply = await new Promise<string>((resolve) => {
+        const socket = net.connect(redisPort, '127.0.0.1');
+        socket.once('data', (data) => (socket.destroy(), resolve(data.toString())));
+        socket.write('CLIENT LIST\r\n');
+      });
+      return reply.split('\n').filter((line) => line.includes('addr=')).length - 1;
+    };
+    try {
+      const url = `redis://127.0.0.1:${redisPort}`;
+      await assert.rejects(
+        serve(() => undefined, { host: '127.0.0.1', port: (blocker.address() as net.AddressInfo).port, backplane: redisBackplane({ url, logger: null }) }),
+        /EADDRINUSE/,
+      );
+      await within(
+        (async () => {
+          while ((await clientCount()) > 0) await delay(50);
+        })(),
+        3000,
+        'Redis connections to close',
+      );
+    } finally {
+      blocker.close();
+      await kill(redis);
+    }
+  });
 });
