@@ -266,6 +266,11 @@ export class Connection implements ProtocolHandler, AsyncIterable<Message> {
     this.protocol.sendFrame(first ? messageOpcode : Opcode.CONTINUATION, pending, true);
   }
 
+  /** Whether a message of `size` bytes would be compressed (permessage-deflate negotiated and above its threshold). */
+  compresses(size: number): boolean {
+    return this.codec !== null && this.codec.shouldEncode(size);
+  }
+
   /** Writes a pre-encoded frame (from `encodeFrame`); used by broadcast. Returns false if not open. */
   sendEncoded(frame: Buffer): boolean {
     if (this.protocol.state !== State.OPEN || this.fragmenting !== null || this.outbound !== null) return false;

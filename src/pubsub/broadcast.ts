@@ -66,9 +66,9 @@ function sendQueued(ws: Connection, payload: string | Buffer, size: number): voi
  * frame once. Never waits for a connection to drain; see
  * {@link BroadcastOptions} for what happens to slow ones.
  *
- * Connections with a negotiated extension (permessage-deflate) get their own
- * encoding through `ws.send()`; connections that are closing are passed over
- * and not counted.
+ * Connections with permessage-deflate get their own encoding through
+ * `ws.send()` when the message is large enough to be compressed; connections
+ * that are closing are passed over and not counted.
  */
 export function broadcast(
   connections: Iterable<Connection>,
@@ -87,9 +87,13 @@ export function broadcast(
         : Buffer.from(message.buffer, message.byteOffset, message.byteLength);
   const result: BroadcastResult = { sent: 0, skipped: 0, closed: 0 };
   let frame: Buffer | null = null;
+  let size = 0;
   for (const ws of connections) {
     if (ws === exclude || ws.readyState !== State.OPEN) continue;
-    frame ??= encodeFrame(typeof payload === 'string' ? Opcode.TEXT : Opcode.BINARY, payload);
+    if (frame === null) {
+      frame = encodeFrame(typeof payload === 'string' ? Opcode.TEXT : Opcode.BINARY, payload);
+      size = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
+    }
     if (ws.bufferedAmount + (queued.get(ws) ?? 0) + frame.length > maxBuffered) {
       if (close) {
         result.closed++;
@@ -99,9 +103,11 @@ export function broadcast(
       }
       continue;
     }
-    // A codec encodes per connection; sendEncoded also declines while a
-    // fragmented or compressed send is in progress: send() queues behind it.
-    if (ws.extensions !== '' || !ws.sendEncoded(frame)) sendQueued(ws, payload, frame.length);
+    // A message the codec would compress is encoded per connection (context
+    // takeover makes each stream's bytes differ); smaller ones share the frame.
+    // sendEncoded also declines while a fragmented or compressed send is in
+    // progress: send() queues behind it, keeping order.
+    if (ws.compresses(size) || !ws.sendEncoded(frame)) sendQueued(ws, payload, frame.length);
     result.sent++;
   }
   return result;
