@@ -190,21 +190,14 @@ export function connect(url: string | URL, options: BrowserConnectOptions = {}):
   return new Connector(() => openConnection(url, options), options.reconnect, options.signal);
 }
 
-/** Options of the browser {@link ReconnectingClient}. */
+/** Options of the browser {@link ReconnectingClient}: those of `connect()`, callbacks, backoff and the send queue. */
 export interface BrowserReconnectingClientOptions
   extends Omit<BrowserConnectOptions, 'reconnect'>,
-    ReconnectingClientSettings<BrowserConnection, BrowserMessage> {
-  /** Backoff and retry policy. */
-  reconnect?: ReconnectOptions;
-}
+    ReconnectingClientSettings<BrowserConnection, BrowserMessage> {}
 
 /** A client that stays connected: callbacks, reconnection with backoff, and sends queued while offline. */
-export class ReconnectingClient extends ReconnectingClientBase<BrowserConnection, BrowserMessage, BrowserSendData> {
-  /** The URL connected to. */
-  readonly url: string;
-
+export class ReconnectingClient extends ReconnectingClientBase<BrowserConnection, BrowserMessage, BrowserSendData, BrowserReconnectingClientOptions> {
   constructor(url: string | URL, options: BrowserReconnectingClientOptions = {}) {
-    super(() => openConnection(url, options), options);
-    this.url = String(url);
+    super(url, options, openConnection);
   }
 }

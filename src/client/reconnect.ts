@@ -176,7 +176,7 @@ export interface ReconnectingClientSettings<C, M> extends ClientCallbacks<C, M> 
  * but a queued message is sent exactly once, and one that cannot be (queue
  * full, `close()`) is reported to `onError` as a {@link SendQueueError}.
  */
-export class ReconnectingClientBase<C extends ClientConnection<M, D>, M, D> {
+export class ReconnectingClientBase<C extends ClientConnection<M, D>, M, D, S extends ReconnectingClientSettings<C, M> = ReconnectingClientSettings<C, M>> {
   /** See {@link ClientCallbacks.onOpen}. */
   onOpen: ((ws: C) => void) | null;
   /** See {@link ClientCallbacks.onMessage}. */
@@ -189,6 +189,8 @@ export class ReconnectingClientBase<C extends ClientConnection<M, D>, M, D> {
   onReconnect: ((attempt: number, delay: number) => void) | null;
   /** Resolves once the client has stopped: after `close()`, or when retrying gave up (see `error`). */
   readonly closed: Promise<void>;
+  /** The URL connected to. */
+  readonly url: string;
 
   private ws: C | null = null;
   private stopped = false;
@@ -200,8 +202,9 @@ export class ReconnectingClientBase<C extends ClientConnection<M, D>, M, D> {
   private readonly queue: SendQueue<D>;
   private readonly schedule: ReconnectSchedule;
 
-  /** @internal Subclasses pass how to open one connection. */
-  constructor(open: () => Promise<C>, settings: ReconnectingClientSettings<C, M> = {}) {
+  /** @internal Subclasses pass how to open one connection to `url` with `settings`. */
+  constructor(url: string | URL, settings: S, open: (url: string | URL, settings: S) => Promise<C>) {
+    this.url = String(url);
     this.onOpen = settings.onOpen ?? null;
     this.onMessage = settings.onMessage ?? null;
     this.onClose = settings.onClose ?? null;
@@ -216,7 +219,7 @@ export class ReconnectingClientBase<C extends ClientConnection<M, D>, M, D> {
         this.call(this.onReconnect, attempt, delay);
       },
     });
-    this.closed = this.run(open);
+    this.closed = this.run(() => open(url, settings));
   }
 
   /** The current connection, or null while disconnected. */

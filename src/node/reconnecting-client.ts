@@ -1,4 +1,3 @@
-import type { ReconnectOptions } from '../client/backoff.js';
 import { ReconnectingClientBase, type ReconnectingClientSettings } from '../client/reconnect.js';
 import { openConnection, type ConnectOptions } from './client.js';
 import type { Connection } from './connection.js';
@@ -7,13 +6,8 @@ import type { Message } from './types.js';
 /** What a {@link ReconnectingClient} can queue: whole messages (not iterables of fragments). */
 export type QueueableData = string | Uint8Array | ArrayBuffer | ArrayBufferView;
 
-/** Options of {@link ReconnectingClient}: those of `connect()`, callbacks, backoff and the send queue. */
-export interface ReconnectingClientOptions
-  extends Omit<ConnectOptions, 'reconnect'>,
-    ReconnectingClientSettings<Connection, Message> {
-  /** Backoff and retry policy (defaults: RECONNECT_DEFAULTS). */
-  reconnect?: ReconnectOptions;
-}
+/** Options of {@link ReconnectingClient}: those of `connect()`, callbacks, backoff (`reconnect`) and the send queue. */
+export interface ReconnectingClientOptions extends Omit<ConnectOptions, 'reconnect'>, ReconnectingClientSettings<Connection, Message> {}
 
 /**
  * A WebSocket client that stays connected, for callback users (like
@@ -31,13 +25,8 @@ export interface ReconnectingClientOptions
  * Keepalive pings (`pingInterval`, `pingTimeout`) detect a dead peer and
  * trigger a reconnection.
  */
-export class ReconnectingClient extends ReconnectingClientBase<Connection, Message, QueueableData> {
-  /** The URL connected to. */
-  readonly url: string;
-
+export class ReconnectingClient extends ReconnectingClientBase<Connection, Message, QueueableData, ReconnectingClientOptions> {
   constructor(url: string | URL, options: ReconnectingClientOptions = {}) {
-    const { reconnect: _reconnect, queue: _queue, onOpen: _o, onMessage: _m, onClose: _c, onError: _e, onReconnect: _r, ...connectOptions } = options;
-    super(() => openConnection(url, connectOptions), options);
-    this.url = String(url);
+    super(url, options, openConnection);
   }
 }

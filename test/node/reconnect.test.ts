@@ -143,18 +143,6 @@ describe('send queue', () => {
 });
 
 describe('connect() is awaitable and iterable', () => {
-  test('await connect(url) still gives one connection', async () => {
-    const server = await startServer(echo);
-    try {
-      const ws = await connect(server.url);
-      await ws.send('hi');
-      assert.equal(await ws.recv(), 'hi');
-      await ws.close();
-    } finally {
-      await server.close();
-    }
-  });
-
   test('await connect(url, { reconnect }) retries until the server comes up', async () => {
     const port = await freePort();
     const retries: number[] = [];
