@@ -4,7 +4,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { formatExtensions, parseExtensions, type ExtensionOffer } from './extension-header.js';
-import { HttpHeadError, HttpHeaders, serializeResponse, type HttpRequestHead, type HttpResponseHead } from './http11.js';
+import { HttpHeadError, HttpHeaders, isToken, serializeResponse, type HttpRequestHead, type HttpResponseHead } from './http11.js';
 import { InvalidHeader, InvalidStatus, NegotiationError } from '../errors.js';
 
 /** The GUID every Sec-WebSocket-Accept is derived with (§1.3). */
@@ -85,7 +85,10 @@ export function validateUpgradeRequest(head: HttpRequestHead): UpgradeRequest {
     throw new HttpHeadError(400, (error as Error).message);
   }
   const { path, query } = splitTarget(head.target);
-  return { head, path, query, key: keys[0]!, protocols: parseList(headers.get('sec-websocket-protocol')), extensions };
+  const protocols = parseList(headers.get('sec-websocket-protocol'));
+  // §4.1: each subprotocol is a token; "b   x" is not two offers nor one.
+  if (!protocols.every(isToken)) throw new HttpHeadError(400, 'invalid Sec-WebSocket-Protocol');
+  return { head, path, query, key: keys[0]!, protocols, extensions };
 }
 
 /** Splits a request target into path and query. */

@@ -189,6 +189,11 @@ function isValidFieldValue(s: string): boolean {
   return true;
 }
 
+function isDigit(s: string, at: number): boolean {
+  const c = s.charCodeAt(at);
+  return c >= 0x30 && c <= 0x39;
+}
+
 function trimOws(s: string): string {
   let start = 0;
   let end = s.length;
@@ -228,8 +233,15 @@ export function parseRequestHead(head: Buffer): HttpRequestHead {
   const target = requestLine.slice(sp1 + 1, sp2);
   const version = requestLine.slice(sp2 + 1);
   if (!isToken(method)) throw new HttpHeadError(400, 'malformed request method');
-  if (!version.startsWith('HTTP/1.')) {
-    throw new HttpHeadError(version.startsWith('HTTP/') ? 505 : 400, `unsupported HTTP version ${version.slice(0, 16)}`);
+  if (version !== 'HTTP/1.1' && version !== 'HTTP/1.0') {
+    // HTTP/x.y, or HTTP/2 and HTTP/3 as RFC 9113/9114 name them, is a version we don't speak (505); anything else is malformed.
+    const wellFormed = version.startsWith('HTTP/') && isDigit(version, 5) &&
+      (version.length === 6 || (version.length === 8 && version[6] === '.' && isDigit(version, 7)));
+    throw new HttpHeadError(wellFormed ? 505 : 400, `unsupported HTTP version ${JSON.stringify(version.slice(0, 16))}`);
+  }
+  for (let i = 0; i < target.length; i++) {
+    const c = target.charCodeAt(i);
+    if (c <= 0x20 || c === 0x7f) throw new HttpHeadError(400, 'control character in request target');
   }
   return { method, target, version, headers: parseFields(lines) };
 }

@@ -340,3 +340,12 @@ describe('RFC 6455 §4 handshake headers parse in linear time (no ReDoS)', () =>
     });
   }
 });
+
+describe('RFC 6455 §4.1: offered subprotocols are tokens', () => {
+  it('rejects a Sec-WebSocket-Protocol item that is not a token with 400', () => {
+    for (const value of ['b      x', 'chat, "quoted"', 'a/b']) {
+      assert.equal(statusOf(() => validateUpgradeRequest(request({ 'Sec-WebSocket-Protocol': value }))), 400, value);
+    }
+    assert.deepEqual(validateUpgradeRequest(request({ 'Sec-WebSocket-Protocol': 'chat,  superchat' })).protocols, ['chat', 'superchat']);
+  });
+});

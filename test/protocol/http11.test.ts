@@ -236,3 +236,28 @@ describe('RFC 9112 §4 Status Line: serializing responses', () => {
     for (const bad of ['', ' ', 'a b', 'a,b', 'a;b', 'a=b', '"a"', 'é', 'a\x00', '(a)', 'a/b']) assert.equal(isToken(bad), false, bad);
   });
 });
+
+describe('RFC 9112 §3: the request line is strict', () => {
+  const statusFor = (line: string): number => {
+    try {
+      parseRequestHead(Buffer.from(`${line}\r\nHost: x\r\n\r\n`, 'latin1'));
+    } catch (error) {
+      return (error as HttpHeadError).status;
+    }
+    return 0;
+  };
+
+  it('accepts exactly HTTP/1.1 and HTTP/1.0', () => {
+    assert.equal(statusFor('GET / HTTP/1.1'), 0);
+    assert.equal(statusFor('GET / HTTP/1.0'), 0);
+  });
+
+  it('answers 505 to a well-formed other version and 400 to a malformed one', () => {
+    for (const version of ['HTTP/1.9', 'HTTP/2.0', 'HTTP/3.0']) assert.equal(statusFor(`GET / ${version}`), 505, version);
+    for (const version of ['HTTP/1.1x', 'HTTP/11', 'http/1.1', 'HTTP/1.a', 'HTTP/']) assert.equal(statusFor(`GET / ${version}`), 400, version);
+  });
+
+  it('rejects control characters in the request target with 400', () => {
+    for (const target of ['/a\rb', '/a\tb', '/\x00', '/\x7f']) assert.equal(statusFor(`GET ${target} HTTP/1.1`), 400, JSON.stringify(target));
+  });
+});
