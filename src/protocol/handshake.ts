@@ -2,6 +2,7 @@
  * The opening handshake (RFC 6455 §4) as pure functions: building and
  * checking requests and responses. No I/O; the callers read and write bytes.
  */
+import * as crypto from 'node:crypto';
 import { createHash, randomBytes } from 'node:crypto';
 import { formatExtensions, parseExtensions, type ExtensionOffer } from './extension-header.js';
 import { HttpHeadError, HttpHeaders, isToken, serializeResponse, type HttpRequestHead, type HttpResponseHead } from './http11.js';
@@ -12,8 +13,12 @@ export const WEBSOCKET_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 
 /** `Sec-WebSocket-Accept` for a key: base64(SHA-1(key + GUID)). */
 export function computeAccept(key: string): string {
+  // One-shot crypto.hash (Node >= 20.12) is 2-3x faster than a Hash object per handshake.
+  if (oneShotHash !== undefined) return oneShotHash('sha1', key + WEBSOCKET_GUID, 'base64');
   return createHash('sha1').update(key + WEBSOCKET_GUID).digest('base64');
 }
+
+const oneShotHash = (crypto as { hash?: (algorithm: string, data: string, encoding: 'base64') => string }).hash;
 
 /** A fresh `Sec-WebSocket-Key`: 16 random bytes, base64. */
 export function generateKey(): string {
