@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import readline from 'node:readline';
+import type { CloseInfo } from '../errors.js';
 import type { Connection } from '../node/connection.js';
 import { connect, parseWebSocketUrl, type ConnectOptions } from '../node/client.js';
 import type { Message } from '../node/types.js';
@@ -118,8 +119,13 @@ export function clientOptions(values: {
   const ping = parseNumber('--ping-interval', values['ping-interval']);
   if (ping !== undefined) options.pingInterval = ping === 0 ? null : ping * 1000;
   if (values.proxy !== undefined) {
-    // connect() has no proxy option yet (another engineer is adding it): refuse clearly rather than ignore it.
-    throw new UsageError('--proxy is not supported yet by this version of wskit (connect() has no proxy option)');
+    try {
+      const proxy = new URL(values.proxy);
+      if (proxy.protocol !== 'http:' && proxy.protocol !== 'https:') throw new Error();
+    } catch {
+      throw new UsageError(`invalid --proxy '${values.proxy}' (expected http://host:port or https://host:port)`);
+    }
+    options.proxy = values.proxy;
   }
   return options;
 }
@@ -135,12 +141,15 @@ export function checkUrl(url: string | undefined, command: string): string {
   return url;
 }
 
-/** Connects, turning any failure into a one-line Error (exit status 1). */
+/** A connection attempt that failed, already explained in one line. */
+export class ConnectFailed extends Error {}
+
+/** Connects, turning any failure into a one-line {@link ConnectFailed} (exit status 1). */
 export async function open(url: string, options: ConnectOptions): Promise<Connection> {
   try {
     return await connect(url, options);
   } catch (error) {
-    throw new Error(explainConnectError(error, url));
+    throw new ConnectFailed(explainConnectError(error, url));
   }
 }
 
@@ -167,9 +176,6 @@ export async function run(args: string[]): Promise<number> {
   const wait = parseNumber('--wait', values.wait);
   const count = parseNumber('--count', values.count, { integer: true, min: 1 });
   const timeout = parseNumber('--timeout', values.timeout);
-  if (values.reconnect) {
-    throw new UsageError('--reconnect is not supported yet by this version of wskit (no resilient client in the library)');
-  }
   options.maxMessageSize = 64 * 1024 * 1024;
   const session = new Session(url, options, {
     interactive: process.stdin.isTTY === true,
@@ -180,6 +186,7 @@ export async function run(args: string[]): Promise<number> {
     binary: values.binary === true,
     json: values.json === true,
     quiet: values.quiet === true,
+    reconnect: values.reconnect === true,
   });
   return session.run();
 }
@@ -193,6 +200,7 @@ interface SessionSettings {
   binary: boolean;
   json: boolean;
   quiet: boolean;
+  reconnect: boolean;
 }
 
 const SLASH_HELP = `/ping [data]            send a ping and print the round-trip time
@@ -202,7 +210,9 @@ const SLASH_HELP = `/ping [data]            send a ping and print the round-trip
 //text                  send a message starting with '/'`;
 
 class Session {
-  private ws!: Connection;
+  private ws: Connection | undefined;
+  private stop: AbortController | null = null;
+  private stopping = false;
   private rl: readline.Interface | null = null;
   private received = 0;
   private idleTimer: NodeJS.Timeout | null = null;
@@ -221,39 +231,54 @@ class Session {
   async run(): Promise<number> {
     const { settings } = this;
     const timers: NodeJS.Timeout[] = [];
+    const stop = new AbortController();
     if (settings.timeout !== undefined) {
       // The deadline covers the opening handshake too.
       this.options.openTimeout = Math.min(this.options.openTimeout ?? 10_000, Math.max(1, settings.timeout * 1000));
-    }
-    const started = Date.now();
-    this.ws = await open(this.url, this.options);
-    this.status(`Connected to ${this.url}.`);
-    if (settings.timeout !== undefined) {
       timers.push(setTimeout(() => {
         this.timedOut = true;
         this.closeSoon();
-      }, Math.max(0, settings.timeout * 1000 - (Date.now() - started))));
-    }
-    const receiving = this.receive();
-    for (const message of settings.execute) this.send(message);
-    if (settings.interactive) {
-      this.startInteractive();
-      if (settings.wait !== undefined) timers.push(setTimeout(() => this.closeSoon(), settings.wait * 1000));
-    } else {
-      this.startPipeline();
+        stop.abort(new Error(`timed out after ${settings.timeout} s`));
+      }, settings.timeout * 1000));
     }
     const onSignal = () => this.closeSoon();
     process.on('SIGTERM', onSignal);
     if (!settings.interactive) process.on('SIGINT', onSignal);
-    const info = await this.ws.closed;
-    await receiving;
-    for (const timer of timers) clearTimeout(timer);
-    if (this.idleTimer) clearTimeout(this.idleTimer);
-    process.off('SIGTERM', onSignal);
-    process.off('SIGINT', onSignal);
-    this.status(`Connection closed: ${describeClose(info.code, info.reason)}.`);
-    this.rl?.close();
-    if (!settings.interactive) process.stdin.destroy();
+    const cleanup = () => {
+      for (const timer of timers) clearTimeout(timer);
+      if (this.idleTimer) clearTimeout(this.idleTimer);
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+      this.rl?.close();
+      if (!settings.interactive) process.stdin.destroy();
+    };
+    this.stop = stop;
+    let info: CloseInfo = { code: 1006, reason: '', wasClean: false };
+    try {
+      if (settings.reconnect) {
+        const connector = connect(this.url, {
+          ...this.options,
+          signal: stop.signal,
+          reconnect: {
+            onRetry: (attempt, delay) => this.status(`Reconnecting in ${(delay / 1000).toFixed(1)} s (attempt ${attempt})...`),
+          },
+        });
+        for await (const ws of connector) {
+          info = await this.session(ws, timers);
+          if (this.stopping) break;
+        }
+      } else {
+        info = await this.session(await open(this.url, this.options), timers);
+      }
+    } catch (error) {
+      cleanup();
+      if (this.timedOut) {
+        process.stderr.write(`wskit connect: timed out after ${settings.timeout} s\n`);
+        return 1;
+      }
+      throw error instanceof ConnectFailed ? error : new ConnectFailed(explainConnectError(error, this.url));
+    }
+    cleanup();
     if (this.timedOut && settings.count !== undefined && this.received < settings.count) {
       process.stderr.write(`wskit connect: timed out after ${settings.timeout} s with ${this.received} of ${settings.count} messages\n`);
       return 1;
@@ -261,8 +286,41 @@ class Session {
     return OK_CODES.has(info.code) ? 0 : 1;
   }
 
+  /** Runs one connection: starts input on the first one, waits until it closes. */
+  private async session(ws: Connection, timers: NodeJS.Timeout[]): Promise<CloseInfo> {
+    const { settings } = this;
+    this.ws = ws;
+    this.status(`Connected to ${this.url}.`);
+    const receiving = this.receive(ws);
+    if (this.rl === null) {
+      for (const message of settings.execute) this.send(message);
+      if (settings.interactive) {
+        this.startInteractive();
+        if (settings.wait !== undefined) timers.push(setTimeout(() => this.closeSoon(), settings.wait * 1000));
+      } else {
+        this.startPipeline();
+      }
+    }
+    const info = await ws.closed;
+    await receiving;
+    if (settings.interactive && this.rl !== null && (!settings.reconnect || this.stopping)) {
+      // Done: remove the prompt so the last line is the close status.
+      const rl = this.rl;
+      this.rl = null;
+      const { rows } = rl.getCursorPos();
+      readline.cursorTo(this.out, 0);
+      if (rows > 0) readline.moveCursor(this.out, 0, -rows);
+      readline.clearScreenDown(this.out);
+      rl.close();
+    }
+    this.status(`Connection closed: ${describeClose(info.code, info.reason)}.`);
+    return info;
+  }
+
   private closeSoon(code = 1000, reason = ''): void {
-    this.ws.close(code, reason).catch(() => undefined);
+    this.stopping = true;
+    this.stop?.abort();
+    this.ws?.close(code, reason).catch(() => undefined);
   }
 
   /** Status lines go to stdout on a terminal, to stderr in a pipeline (stdout carries only messages). */
@@ -275,7 +333,7 @@ class Session {
   /** Prints a line above the prompt, then redraws the prompt and what was being typed. */
   private print(line: string): void {
     const rl = this.rl;
-    if (rl === null || !this.out.isTTY) {
+    if (rl === null || !this.out.isTTY || !this.settings.interactive) {
       this.out.write(line + '\n');
       return;
     }
@@ -292,9 +350,9 @@ class Session {
     else process.stderr.write(this.errColors.red(message) + '\n');
   }
 
-  private async receive(): Promise<void> {
+  private async receive(ws: Connection): Promise<void> {
     try {
-      for await (const message of this.ws) {
+      for await (const message of ws) {
         this.received++;
         this.display(message);
         if (this.settings.count !== undefined && this.received >= this.settings.count) this.closeSoon();
@@ -325,6 +383,10 @@ class Session {
 
   private send(text: string): void {
     const data = this.settings.binary ? Buffer.from(text) : text;
+    if (this.ws === undefined || this.ws.readyState !== 1) {
+      this.error('not connected: message dropped');
+      return;
+    }
     this.ws.send(data).catch((error: Error) => this.error(`cannot send: ${error.message}`));
   }
 
@@ -332,10 +394,11 @@ class Session {
     const rl = readline.createInterface({ input: process.stdin, crlfDelay: Infinity, terminal: false });
     this.rl = rl;
     rl.on('line', (line) => {
-      if (this.ws.readyState !== 1) return;
+      const ws = this.ws;
+      if (ws === undefined || ws.readyState !== 1) return;
       const data = this.settings.binary ? Buffer.from(line) : line;
-      const sent = this.ws.send(data);
-      if (this.ws.bufferedAmount > 1 << 20) {
+      const sent = ws.send(data);
+      if (ws.bufferedAmount > 1 << 20) {
         rl.pause();
         sent.finally(() => rl.resume()).catch(() => undefined);
       }
@@ -371,9 +434,16 @@ class Session {
   private command(line: string): void {
     const [name, ...rest] = line.slice(1).split(' ');
     const argument = rest.join(' ');
+    const ws = this.ws;
+    if (ws === undefined || ws.readyState !== 1) {
+      if (name !== 'help') {
+        this.error('not connected');
+        return;
+      }
+    }
     switch (name) {
       case 'ping':
-        this.ws.ping(argument === '' ? undefined : argument).then(
+        ws!.ping(argument === '' ? undefined : argument).then(
           (rtt) => this.print(this.colors.yellow(`< pong`) + ` (round trip ${rtt.toFixed(2)} ms)`),
           (error: Error) => this.error(`ping failed: ${error.message}`),
         );
@@ -389,7 +459,7 @@ class Session {
       case 'binary':
         try {
           const bytes = parseHex(argument);
-          this.ws.send(bytes).catch((error: Error) => this.error(`cannot send: ${error.message}`));
+          ws!.send(bytes).catch((error: Error) => this.error(`cannot send: ${error.message}`));
         } catch (error) {
           this.error((error as Error).message);
         }

@@ -112,7 +112,7 @@ export async function run(args: string[]): Promise<number> {
   const wake: { replies: (() => void) | null } = { replies: null };
   const show = (marker: string, message: Message) => {
     if (quiet) return;
-    const text = typeof message === 'string' ? escapeControl(message) : colors.dim('(binary) ') + toHex(message, 64);
+    const text = typeof message === 'string' ? escapeControl(message.length > 200 ? message.slice(0, 200) + '…' : message) : colors.dim('(binary) ') + toHex(message, 64);
     process.stdout.write(`${marker} ${text}\n`);
   };
   const receiving = (async () => {
@@ -130,6 +130,7 @@ export async function run(args: string[]): Promise<number> {
   let sent = 0;
   let pings = 0;
   let closedByLog = false;
+  let loggedCode = 0;
   const startedAt = performance.now();
   for (const action of actions) {
     if (ws.readyState !== 1) break;
@@ -148,6 +149,7 @@ export async function run(args: string[]): Promise<number> {
     } else {
       // Let replies to the last messages arrive before closing, as in the recording.
       closedByLog = true;
+      loggedCode = action.code;
       ws.close(action.code, action.reason).catch(() => undefined);
     }
   }
@@ -165,7 +167,8 @@ export async function run(args: string[]): Promise<number> {
         `received ${received} (the recording has ${recordedReplies}). Connection closed: ${describeClose(info.code, info.reason)}.`,
     ) + '\n',
   );
-  return info.code === 1000 || info.code === 1001 || info.code === 1005 ? 0 : 1;
+  const expected = info.code === 1000 || info.code === 1001 || info.code === 1005 || (closedByLog && info.code === loggedCode);
+  return expected ? 0 : 1;
 }
 
 async function readLog(file: string): Promise<RecordEntry[]> {

@@ -1,9 +1,284 @@
+/**
+ * `wskit serve`: a configurable WebSocket server for testing: echo,
+ * broadcast (optionally across nodes through Redis), a child process per
+ * connection (like websocketd), static files on the same port, TLS.
+ */
+import { spawn } from 'node:child_process';
+import { createReadStream, readFileSync, statSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import path from 'node:path';
+import readline from 'node:readline';
+import type { Connection } from '../node/connection.js';
+import { attach, type Handler } from '../node/server.js';
+import { Hub } from '../pubsub/hub.js';
+import { redisBackplane } from '../pubsub/redis-backplane.js';
+import { UsageError, parseOptions, parsePort, untilSignal } from './args.js';
+import { clock, describeClose, escapeControl, palette } from './format.js';
+
 /** One line for `wskit --help`. */
-export const summary = 'not implemented yet';
+export const summary = 'test server: echo, --broadcast (--redis), --exec a command per connection, --static files';
+
 /** `wskit serve --help`. */
-export const help = 'Usage: wskit serve (not implemented yet)';
-/** Runs the command. */
-export async function run(_args: string[]): Promise<number> {
-  process.stderr.write('wskit serve: not implemented yet\n');
-  return 1;
+export const help = `Usage: wskit serve [options]
+
+Runs a WebSocket server on one port, any path. Without a mode it echoes
+every message back.
+
+Modes:
+      --broadcast        every message from any client goes to all clients
+                         (the sender included)
+      --redis URL        broadcast across every 'wskit serve --redis' node
+                         sharing this Redis (implies --broadcast)
+  -e, --exec 'COMMAND'   run COMMAND (through /bin/sh) for each connection:
+                         messages are written to its stdin one per line, each
+                         line it prints is sent back; the connection closes
+                         when it exits (like websocketd); it must flush each
+                         line (python3 -u, stdbuf -oL). It gets REMOTE_ADDR,
+                         WSKIT_PATH and QUERY_STRING in its environment.
+
+Options:
+  -p, --port P           port (default 8765; 0 picks a free one)
+      --host H           interface (default 127.0.0.1)
+      --static DIR       also serve DIR over plain HTTP on the same port
+                         (index.html for directories)
+      --tls-cert FILE    serve wss:// (and https://) with this certificate (PEM)
+      --tls-key FILE     ... and this private key (PEM)
+      --log              print connections and closes (time, peer, path, code)
+      --max-size N       largest message in bytes (default 1048576)
+
+Exit status: 0 after Ctrl-C/SIGTERM (connections closed with 1001), 1 if it
+cannot start (port in use, Redis unreachable), 2 bad arguments.
+
+Examples:
+  wskit serve --broadcast --log
+  wskit serve --static ./public --port 8080
+  wskit serve --exec 'stdbuf -oL tr a-z A-Z'
+  wskit serve --exec 'python3 -u bot.py' --tls-cert cert.pem --tls-key key.pem
+  wskit serve --redis redis://127.0.0.1:6379 --port 8001
+`;
+
+/** Runs the server until a signal arrives. */
+export async function run(args: string[]): Promise<number> {
+  const { values, positionals } = parseOptions(args, {
+    port: { type: 'string', short: 'p' },
+    host: { type: 'string' },
+    broadcast: { type: 'boolean' },
+    redis: { type: 'string' },
+    exec: { type: 'string', short: 'e' },
+    static: { type: 'string' },
+    'tls-cert': { type: 'string' },
+    'tls-key': { type: 'string' },
+    log: { type: 'boolean' },
+    'max-size': { type: 'string' },
+  }, true);
+  if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
+  const port = parsePort(values.port, 8765);
+  const host = values.host ?? '127.0.0.1';
+  const broadcasting = values.broadcast === true || values.redis !== undefined;
+  if (broadcasting && values.exec !== undefined) throw new UsageError('--exec cannot be combined with --broadcast or --redis');
+  if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined)) {
+    throw new UsageError('--tls-cert and --tls-key go together');
+  }
+  let maxMessageSize: number | undefined;
+  if (values['max-size'] !== undefined) {
+    maxMessageSize = Number(values['max-size']);
+    if (!Number.isInteger(maxMessageSize) || maxMessageSize <= 0) throw new UsageError(`invalid --max-size '${values['max-size']}'`);
+  }
+  let staticRoot: string | null = null;
+  if (values.static !== undefined) {
+    staticRoot = path.resolve(values.static);
+    let isDirectory = false;
+    try {
+      isDirectory = statSync(staticRoot).isDirectory();
+    } catch {
+      // reported below
+    }
+    if (!isDirectory) throw new UsageError(`--static ${values.static} is not a directory`);
+  }
+  let tlsOptions: { cert: Buffer; key: Buffer } | null = null;
+  if (values['tls-cert'] !== undefined && values['tls-key'] !== undefined) {
+    try {
+      tlsOptions = { cert: readFileSync(values['tls-cert']), key: readFileSync(values['tls-key']) };
+    } catch (error) {
+      throw new UsageError(`cannot read TLS files: ${(error as Error).message}`);
+    }
+  }
+  if (values.redis !== undefined) {
+    try {
+      const url = new URL(values.redis);
+      if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') throw new Error();
+    } catch {
+      throw new UsageError(`invalid --redis '${values.redis}' (expected redis://host:port)`);
+    }
+  }
+
+  const log = values.log === true;
+  const colors = palette(process.stdout);
+  const logLine = (text: string) => {
+    if (log) process.stdout.write(`${colors.dim(clock())} ${text}\n`);
+  };
+
+  let hub: Hub | null = null;
+  if (broadcasting) {
+    hub = new Hub({
+      backplane: values.redis !== undefined ? redisBackplane({ url: values.redis, logger: null }) : null,
+      logger: null,
+    });
+    try {
+      await hub.start();
+    } catch (error) {
+      throw new Error(`cannot connect to Redis at ${values.redis}: ${(error as Error).message}`);
+    }
+  }
+
+  let mode: Handler;
+  if (hub !== null) {
+    const room = hub;
+    mode = async (ws) => {
+      room.subscribe(ws, 'all');
+      for await (const message of ws) room.publish('all', message);
+    };
+  } else if (values.exec !== undefined) {
+    const command = values.exec;
+    mode = (ws) => execHandler(ws, command, logLine);
+  } else {
+    mode = async (ws) => {
+      for await (const message of ws) await ws.send(message);
+    };
+  }
+  const handler: Handler = async (ws) => {
+    const peer = ws.remoteAddress ?? '?';
+    const target = escapeControl(ws.request?.target ?? '/');
+    logLine(`${colors.green('+')} ${peer} ${target}${ws.subprotocol ? ` (${ws.subprotocol})` : ''}`);
+    void ws.closed.then((info) => logLine(`${colors.yellow('-')} ${peer} ${target} ${describeClose(info.code, info.reason)}`));
+    await mode(ws);
+  };
+
+  const root = staticRoot;
+  const onRequest = (request: http.IncomingMessage, response: http.ServerResponse) => {
+    if (root === null) {
+      response.writeHead(426, { 'Content-Type': 'text/plain; charset=utf-8', Upgrade: 'websocket', Connection: 'Upgrade' });
+      response.end('This is a WebSocket server: connect with ws:// (wskit connect URL).\n');
+      return;
+    }
+    serveFile(root, request, response, logLine);
+  };
+  const httpServer = tlsOptions ? https.createServer(tlsOptions, onRequest) : http.createServer(onRequest);
+  const server = attach(httpServer, handler, { maxMessageSize, logger: null });
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once('error', (error: NodeJS.ErrnoException) =>
+      reject(new Error(error.code === 'EADDRINUSE' ? `port ${port} is already in use` : `cannot listen: ${error.message}`)),
+    );
+    httpServer.listen(port, host, () => resolve());
+  });
+  const address = httpServer.address() as import('node:net').AddressInfo;
+  const shownHost = address.address.includes(':') ? `[${address.address}]` : address.address;
+  const scheme = tlsOptions ? 'wss' : 'ws';
+  const what = hub !== null ? (values.redis ? `broadcast via ${values.redis}` : 'broadcast') : values.exec !== undefined ? `exec '${values.exec}'` : 'echo';
+  process.stdout.write(`Listening on ${scheme}://${shownHost}:${address.port} (${what})\n`);
+  if (root !== null) process.stdout.write(`Serving ${root} on ${tlsOptions ? 'https' : 'http'}://${shownHost}:${address.port}/\n`);
+  await untilSignal();
+  httpServer.close();
+  await server.close(1001, 'server shutting down');
+  httpServer.closeAllConnections?.();
+  await hub?.close();
+  return 0;
+}
+
+/** Connects a connection to a child process: messages to its stdin, its stdout lines back as messages. */
+async function execHandler(ws: Connection, command: string, logLine: (text: string) => void): Promise<void> {
+  const child = spawn('/bin/sh', ['-c', command], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+    env: {
+      ...process.env,
+      REMOTE_ADDR: ws.remoteAddress ?? '',
+      WSKIT_PATH: ws.request?.path ?? '/',
+      QUERY_STRING: ws.request?.query.toString() ?? '',
+    },
+  });
+  const exited = new Promise<number | null>((resolve) => {
+    child.once('exit', (code) => resolve(code));
+    child.once('error', (error) => {
+      logLine(`cannot run '${command}': ${error.message}`);
+      resolve(null);
+    });
+  });
+  child.stdin.on('error', () => undefined);
+  const lines = readline.createInterface({ input: child.stdout, crlfDelay: Infinity });
+  const output = (async () => {
+    for await (const line of lines) {
+      if (ws.readyState !== 1) break;
+      await ws.send(line).catch(() => undefined);
+    }
+  })();
+  const input = (async () => {
+    try {
+      for await (const message of ws) {
+        const text = typeof message === 'string' ? message : message.toString('utf8');
+        if (!child.stdin.write(text + '\n')) await new Promise((resolve) => child.stdin.once('drain', resolve));
+      }
+    } catch {
+      // closed with an error code: stop the child below
+    }
+    child.stdin.end();
+  })();
+  const first = await Promise.race([exited.then(() => 'exit' as const), input.then(() => 'closed' as const)]);
+  if (first === 'closed') {
+    // The client went away: give the child a moment to finish, then stop it.
+    const timer = setTimeout(() => child.kill('SIGTERM'), 1000);
+    await exited;
+    clearTimeout(timer);
+  }
+  await output;
+  const code = await exited;
+  if (ws.readyState === 1) await ws.close(code === 0 ? 1000 : 1011, code === 0 ? '' : `command exited with ${code}`);
+}
+
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8', '.htm': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8', '.json': 'application/json',
+  '.txt': 'text/plain; charset=utf-8', '.svg': 'image/svg+xml', '.png': 'image/png', '.jpg': 'image/jpeg',
+  '.jpeg': 'image/jpeg', '.gif': 'image/gif', '.ico': 'image/x-icon', '.wasm': 'application/wasm', '.map': 'application/json',
+};
+
+/** Serves one file from `root`; never outside it. */
+function serveFile(root: string, request: http.IncomingMessage, response: http.ServerResponse, logLine: (text: string) => void): void {
+  const fail = (status: number, text: string) => {
+    response.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8' });
+    response.end(text + '\n');
+    logLine(`${request.method} ${escapeControl(request.url ?? '')} ${status}`);
+  };
+  if (request.method !== 'GET' && request.method !== 'HEAD') return fail(405, 'Method Not Allowed');
+  let pathname: string;
+  try {
+    pathname = decodeURIComponent(new URL(request.url ?? '/', 'http://x').pathname);
+  } catch {
+    return fail(400, 'Bad Request');
+  }
+  if (pathname.includes('\0')) return fail(400, 'Bad Request');
+  let file = path.join(root, path.normalize(pathname));
+  if (file !== root && !file.startsWith(root + path.sep)) return fail(403, 'Forbidden');
+  let stats;
+  try {
+    stats = statSync(file);
+    if (stats.isDirectory()) {
+      file = path.join(file, 'index.html');
+      stats = statSync(file);
+    }
+  } catch {
+    return fail(404, 'Not Found');
+  }
+  if (!stats.isFile()) return fail(404, 'Not Found');
+  response.writeHead(200, {
+    'Content-Type': TYPES[path.extname(file).toLowerCase()] ?? 'application/octet-stream',
+    'Content-Length': stats.size,
+    'Cache-Control': 'no-cache',
+  });
+  logLine(`${request.method} ${escapeControl(request.url ?? '')} 200`);
+  if (request.method === 'HEAD') {
+    response.end();
+    return;
+  }
+  createReadStream(file).on('error', () => response.destroy()).pipe(response);
 }
