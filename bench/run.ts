@@ -113,6 +113,28 @@ function buildDriver(): string {
   return out;
 }
 
+/**
+ * The servers run as plain JavaScript, as users run the built package: the
+ * sources are transpiled file by file with esbuild (tsx's own dependency) into
+ * bench/build/js. tsx at run time would add its helpers to every closure
+ * (`__name`), a cost the built package does not have. Falls back to tsx.
+ */
+function buildServer(): string[] {
+  const esbuild = join(root, 'node_modules', '.bin', 'esbuild');
+  const out = join(here, 'build', 'js');
+  if (existsSync(esbuild)) {
+    const built = spawnSync(
+      esbuild,
+      ['src/**/*.ts', 'bench/server.ts', `--outdir=${out}`, '--outbase=.', '--format=esm', '--platform=node', '--target=node20', '--log-level=error'],
+      { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] },
+    );
+    if (built.status === 0) return [join(out, 'bench', 'server.js')];
+  }
+  notes.push('esbuild unavailable: servers run from TypeScript through tsx');
+  return ['--import', 'tsx', join(here, 'server.ts')];
+}
+
+let serverScript: string[] = [];
 const canPin = availableParallelism() >= 2 && spawnSync('taskset', ['-c', '0', 'true']).status === 0;
 if (!canPin) notes.push('taskset unavailable or one CPU: server and driver are not pinned');
 const pin = (cpu: number, command: string[]): string[] => (canPin ? ['taskset', '-c', String(cpu), ...command] : command);
@@ -127,7 +149,7 @@ try {
 // ---------------------------------------------------------------- running
 
 function startServer(impl: string, extra: string[]): Promise<{ child: ChildProcess; port: number }> {
-  const command = pin(0, [process.execPath, '--import', 'tsx', join(here, 'server.ts'), impl, ...extra]);
+  const command = pin(0, [process.execPath, ...serverScript, impl, ...extra]);
   const child = spawn(command[0]!, command.slice(1), {
     cwd: root,
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1' },
@@ -205,6 +227,7 @@ const median = (values: number[]): number => {
 
 async function main(): Promise<void> {
   const driver = buildDriver();
+  serverScript = buildServer();
   const samples: Sample[] = [];
   const skipped = new Set<string>();
   const live = new Map<string, { child: ChildProcess; port: number }>();
