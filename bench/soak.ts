@@ -3,7 +3,7 @@
  * server's RSS over time. The server runs here; clients run in a child process
  * (one process cannot hold both ends of 10,000 connections within 20,000 fds).
  *
- *   npm run soak -- --minutes 10 [--connections 10000] [--churn 50] [--ping-interval 5]
+ *   npm run soak -- --minutes 10 [--connections 10000] [--churn 50] [--ping-interval 5] [--ping-timeout 20]
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -17,6 +17,7 @@ const { values } = parseArgs({
     connections: { type: 'string', default: '10000' },
     churn: { type: 'string', default: '50' },
     'ping-interval': { type: 'string', default: '5' },
+    'ping-timeout': { type: 'string', default: '20' },
     'client-mode': { type: 'string' },
     json: { type: 'boolean', default: false },
   },
@@ -32,6 +33,7 @@ async function runServer(): Promise<void> {
   const seconds = values.seconds !== undefined ? Number(values.seconds) : Number(values.minutes) * 60;
   const connections = Number(values.connections);
   const pingInterval = Number(values['ping-interval']) * 1000;
+  const pingTimeout = Number(values['ping-timeout']) * 1000;
   let messages = 0;
   const server = await serve(
     async (ws) => {
@@ -40,7 +42,7 @@ async function runServer(): Promise<void> {
         await ws.send(message);
       }
     },
-    { host: '127.0.0.1', port: 0, pingInterval, pingTimeout: pingInterval, maxPendingHandshakes: 20_000, logger: null },
+    { host: '127.0.0.1', port: 0, pingInterval, pingTimeout, maxPendingHandshakes: 20_000, logger: null },
   );
   const baseline = process.memoryUsage().rss;
   const child: ChildProcess = fork(fileURLToPath(import.meta.url), ['--client-mode', server.url, '--connections', String(connections), '--churn', values.churn!], {

@@ -288,7 +288,8 @@ describe('ReconnectingClient against a server that dies and comes back', () => {
   test('sending without pause through a kill and restart: order kept, no duplicates, every queued message delivered', async () => {
     const first = await ChildServer.start(0);
     const rec = recorder();
-    const client = clientFor(`ws://127.0.0.1:${first.port}`, rec);
+    // A loaded machine may take seconds to restart the server: room for every message sent meanwhile.
+    const client = clientFor(`ws://127.0.0.1:${first.port}`, rec, { queue: { maxMessages: 1_000_000, maxBytes: 64 * 1024 * 1024 } });
     const queuedWhileDown: string[] = [];
     let n = 0;
     const timer = setInterval(() => {

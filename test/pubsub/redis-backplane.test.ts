@@ -35,7 +35,7 @@ function track(child: ChildProcess): ChildProcess {
 }
 
 /** Sends PING over a raw socket until Redis answers +PONG. */
-async function waitForRedis(port: number, ms = 5000): Promise<void> {
+async function waitForRedis(port: number, ms = 20_000): Promise<void> {
   const deadline = Date.now() + ms;
   for (;;) {
     const ok = await new Promise<boolean>((resolve) => {
