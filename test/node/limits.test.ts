@@ -216,7 +216,7 @@ describe('keepalive', { timeout: 20_000 }, () => {
       const serverSide = await next();
       const closed = await within(client.closed, 3000, 'the keepalive close');
       assert.equal(closed.code, 1011);
-      assert.ok(closed.ms < 200 + 400, `closed after ${closed.ms} ms`);
+      assert.ok(closed.ms < 200 + 1800, `closed after ${closed.ms} ms (slack for a loaded machine; the default timeouts are 10 s+)`);
       const info = await serverSide.closed;
       assert.equal(info.wasClean, false);
       await assert.rejects(serverSide.recv(), (e: unknown) => (e as Error).name === 'ConnectionClosedError');
@@ -247,7 +247,7 @@ describe('keepalive', { timeout: 20_000 }, () => {
       const peer = await raw.next();
       const info = await within(ws.closed, 3000, 'the keepalive close');
       const ms = performance.now() - started;
-      assert.ok(ms < 200 + 400, `closed after ${ms} ms`);
+      assert.ok(ms < 200 + 1800, `closed after ${ms} ms (slack for a loaded machine)`);
       assert.equal(info.wasClean, false);
       await delay(50);
       assert.equal(peer.closes[0]?.code, 1011);
@@ -265,7 +265,7 @@ describe('keepalive', { timeout: 20_000 }, () => {
       socketOf(ws).pause();
       const started = performance.now();
       await within(serverSide.closed, 3000, 'server-side close');
-      assert.ok(performance.now() - started < 600);
+      assert.ok(performance.now() - started < 2000);
       socketOf(ws).resume();
       const info = await within(ws.closed, 3000, 'client-side close');
       assert.equal(info.code, 1011);
@@ -285,7 +285,7 @@ describe('handshakeTimeout and closeTimeout', { timeout: 20_000 }, () => {
       const started = performance.now();
       await within(once(socket, 'close'), 3000, 'the server dropping the connection');
       const ms = performance.now() - started;
-      assert.ok(ms >= 150 && ms < 1000, `dropped after ${ms} ms`);
+      assert.ok(ms >= 150 && ms < 2500, `dropped after ${ms} ms`);
     } finally {
       await server.close();
     }
@@ -333,7 +333,7 @@ describe('handshakeTimeout and closeTimeout', { timeout: 20_000 }, () => {
       const started = performance.now();
       const info = await within(ws.close(4000, 'going'), 3000, 'close()');
       const ms = performance.now() - started;
-      assert.ok(ms >= 150 && ms < 1000, `dropped after ${ms} ms`);
+      assert.ok(ms >= 150 && ms < 2500, `dropped after ${ms} ms`);
       assert.equal(info.code, 1006);
       assert.equal(info.wasClean, false);
       assert.deepEqual(peer.closes[0], { code: 4000, reason: 'going' });
