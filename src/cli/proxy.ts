@@ -249,7 +249,8 @@ class Proxy {
       if (connected) return;
       this.line(conn, colors.red(`cannot reach ${settings.targetUrl}: ${error.code ?? error.message}`));
       if (!client.destroyed) {
-        client.end(serializeResponse(502, [['Connection', 'close']], `wskit proxy: cannot reach ${settings.targetUrl}: ${error.code ?? error.message}\n`));
+        const body = `wskit proxy: cannot reach ${settings.targetUrl}: ${error.code ?? error.message}\n`;
+        client.end(`HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
       }
     });
     server.write(Buffer.from(out, 'latin1'));

@@ -148,6 +148,9 @@ export async function run(args: string[]): Promise<number> {
       if (!quiet) process.stdout.write(`${colors.cyan('>')} ${colors.yellow('(ping)')}\n`);
     } else {
       // Let replies to the last messages arrive before closing, as in the recording.
+      if (received < recordedReplies) {
+        await Promise.race([sleep(wait * 1000), new Promise<void>((resolve) => (wake.replies = resolve)), ws.closed]);
+      }
       closedByLog = true;
       loggedCode = action.code;
       ws.close(action.code, action.reason).catch(() => undefined);

@@ -1,0 +1,114 @@
+/** `wskit bench` against `wskit echo` and a `ws` echo server; `wskit serve` modes. */
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { WebSocketServer } from 'ws';
+import { connect } from '../../src/index.js';
+import { killAll, start, startEcho, stop, waitForLine, wskit } from './cli-helpers.js';
+
+describe('wskit bench', { timeout: 80_000 }, () => {
+  let echo: Awaited<ReturnType<typeof startEcho>>;
+  let wss: WebSocketServer;
+  let wsUrl = '';
+  before(async () => {
+    echo = await startEcho();
+    wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false });
+    wss.on('connection', (ws) => ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary })));
+    await new Promise((resolve) => wss.once('listening', resolve));
+    wsUrl = `ws://127.0.0.1:${(wss.address() as { port: number }).port}`;
+  });
+  after(async () => {
+    await stop(echo.child);
+    for (const client of wss.clients) client.terminate();
+    await new Promise((resolve) => wss.close(resolve));
+    await killAll();
+  });
+
+  for (const [name, url] of [['wskit echo', () => echo.url], ['ws echo server', () => wsUrl]] as const) {
+    test(`against ${name}: non-zero rates, percentiles and zero errors (--json)`, async () => {
+      const result = await wskit(['bench', url(), '-c', '8', '-n', '8', '--duration', '1.5', '--json']);
+      assert.equal(result.code, 0, result.stderr + result.stdout);
+      const report = JSON.parse(result.stdout);
+      assert.equal(report.errors, 0, JSON.stringify(report.errorSamples));
+      assert.ok(report.received > 1000, `received ${report.received}`);
+      assert.ok(report.messagesPerSecond > 0);
+      assert.ok(report.mbPerSecond > 0);
+      assert.ok(report.sent - report.received <= 64, 'every reply in flight is awaited');
+      const l = report.latency;
+      assert.ok(l.p50 > 0 && l.p50 <= l.p90 && l.p90 <= l.p99 && l.p99 <= l['p99.9'] && l['p99.9'] <= l.max, JSON.stringify(l));
+      process.stdout.write(`# bench vs ${name}: ${report.messagesPerSecond} msg/s, p50 ${l.p50} ms, p99 ${l.p99} ms\n`);
+    });
+  }
+
+  test('text report with --count, binary messages and a rate limit', async () => {
+    const result = await wskit(['bench', echo.url, '-c', '2', '--count', '300', '--binary', '--size', '1024', '--rate', '1000']);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /1024-byte binary messages/);
+    assert.match(result.stdout, /Messages:\s+300 sent, 300 received/);
+    const seconds = Number(/Duration:\s+([\d.]+) s/.exec(result.stdout)![1]);
+    assert.ok(seconds >= 0.2, `300 messages at 1000/s took ${seconds} s`);
+    assert.match(result.stdout, /Latency:\s+p50 [\d.]+ {2}p90 [\d.]+ {2}p99 [\d.]+ {2}p99\.9 [\d.]+ {2}max [\d.]+ ms/);
+    assert.match(result.stdout, /Errors:\s+0/);
+  });
+
+  test('--connect: handshakes/s and idle connections held', async () => {
+    const result = await wskit(['bench', wsUrl, '--connect', '-c', '4', '--count', '200', '--json']);
+    assert.equal(result.code, 0, result.stderr + result.stdout);
+    const report = JSON.parse(result.stdout);
+    assert.equal(report.opened, 200);
+    assert.equal(report.held, 200);
+    assert.ok(report.handshakesPerSecond > 0);
+    assert.equal(report.errors, 0);
+  });
+});
+
+describe('wskit serve', { timeout: 60_000 }, () => {
+  let dir = '';
+  before(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'wskit-serve-'));
+    await writeFile(path.join(dir, 'index.html'), '<h1>hello</h1>\n');
+  });
+  after(async () => {
+    await killAll();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test('--broadcast sends every message to every client; --static serves files on the same port; --log', async () => {
+    const server = start(['serve', '--port', '0', '--broadcast', '--static', dir, '--log']);
+    let output = '';
+    server.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const url = await waitForLine(server, /Listening on (ws:\/\/\S+)/);
+    const a = await connect(url);
+    const b = await connect(url);
+    await a.send('from a');
+    assert.equal(await a.recv(), 'from a');
+    assert.equal(await b.recv(), 'from a');
+    const page = await fetch(url.replace('ws:', 'http:') + '/');
+    assert.equal(page.status, 200);
+    assert.equal(await page.text(), '<h1>hello</h1>\n');
+    assert.equal((await fetch(url.replace('ws:', 'http:') + '/%2e%2e/%2e%2e/etc/passwd')).status, 404, 'no escape from the directory');
+    await a.close();
+    await b.close();
+    await stop(server);
+    assert.match(output, /\+ 127\.0\.0\.1 \//);
+    assert.match(output, /- 127\.0\.0\.1 \/ 1000 \(OK\)/);
+  });
+
+  test('--exec runs a command per connection: messages in on stdin, lines out as messages', async () => {
+    const server = start(['serve', '--port', '0', '--exec', 'while read line; do echo "got: $line"; done']);
+    const url = await waitForLine(server, /Listening on (ws:\/\/\S+)/);
+    const result = await wskit(['connect', url, '--count', '2'], { input: 'one\ntwo\n' });
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout, 'got: one\ngot: two\n');
+    await stop(server);
+  });
+
+  test('--redis without a reachable Redis fails in one line', async () => {
+    const result = await wskit(['serve', '--port', '0', '--redis', 'redis://127.0.0.1:1']);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /^wskit serve: cannot connect to Redis at redis:\/\/127\.0\.0\.1:1/);
+    assert.ok(!/\n\s+at /.test(result.stderr), result.stderr);
+  });
+});
