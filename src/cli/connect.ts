@@ -283,6 +283,8 @@ class Session {
       process.stderr.write(`wskit connect: timed out after ${settings.timeout} s with ${this.received} of ${settings.count} messages\n`);
       return 1;
     }
+    // Reaching --count is success, whoever closed first.
+    if (settings.count !== undefined && this.received >= settings.count) return 0;
     return OK_CODES.has(info.code) ? 0 : 1;
   }
 

@@ -74,6 +74,23 @@ describe('wskit connect', { timeout: 80_000 }, () => {
     }
   });
 
+  test('--reconnect opens a new connection after each drop', async () => {
+    let n = 0;
+    const server = await startServer(async (ws) => {
+      n++;
+      await ws.send(`hello #${n}`);
+      await ws.close(1012, 'restart');
+    });
+    try {
+      const result = await wskit(['connect', `ws://127.0.0.1:${server.address()!.port}`, '--reconnect', '--count', '3']);
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(result.stdout, 'hello #1\nhello #2\nhello #3\n');
+      assert.match(result.stderr, /Connection closed: 1012 \(service restart\) 'restart'\.\nReconnecting in/);
+    } finally {
+      await server.close();
+    }
+  });
+
   const errorCases: Array<[string, string[], number, RegExp]> = [
     ['unreachable URL', ['connect', 'ws://127.0.0.1:1'], 1, /^wskit connect: cannot connect to ws:\/\/127\.0\.0\.1:1: connection refused$/],
     ['unknown host', ['connect', 'ws://no-such-host.invalid/'], 1, /^wskit connect: cannot connect to .*: host not found$/],
