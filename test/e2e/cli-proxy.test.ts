@@ -8,7 +8,7 @@ import { connect, type Server } from '../../src/index.js';
 import { startServer } from '../helpers.js';
 import { killAll, start, stop, waitForLine, wskit } from './cli-helpers.js';
 
-describe('wskit proxy and replay', { timeout: 80_000 }, () => {
+describe("wskit proxy and replay", { timeout: 60_000 }, () => {
   let dir = '';
   let server: Server;
   const seen: Array<string | Buffer> = [];
