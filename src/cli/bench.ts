@@ -267,6 +267,7 @@ async function benchMessages(settings: BenchSettings): Promise<BenchResult> {
   const totals = new Totals();
   const payload = settings.binary ? Buffer.alloc(settings.size, 0x61) : 'x'.repeat(settings.size);
   const connections = await openAll(settings, totals, settings.connections);
+  if (connections.length === 0) throw new Error(totals.errorSamples[0] ?? `cannot connect to ${settings.url}`);
   const workers = connections.map((ws) => new Worker(ws, payload, settings.inflight, totals, settings.count));
   const progress = new Progress(settings, totals, 'msg/s', settings.size);
   const started = performance.now();
@@ -365,6 +366,7 @@ async function benchConnect(settings: BenchSettings): Promise<ConnectResult> {
     }
   };
   await Promise.all(Array.from({ length: settings.connections }, worker));
+  if (totals.received === 0) throw new Error(totals.errorSamples[0] ?? `cannot connect to ${settings.url}`);
   const elapsed = Math.max(performance.now() - started, 1);
   progress.stop();
   const open = held.filter((ws) => ws.readyState === 1).length;
