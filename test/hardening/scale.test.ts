@@ -49,30 +49,33 @@ describe('graceful shutdown at scale', () => {
 });
 
 describe('resource hygiene', () => {
-  it('20,000 connect/message/close cycles leave heap, file descriptors and timers at baseline', { timeout: 120_000 }, async () => {
-    const server = await startServer(echo);
-    const url = server.url.replace('localhost', '127.0.0.1');
-    const cycle = async () => {
-      const ws = await connect(url);
-      await ws.send('ping');
-      await ws.recv();
-      await ws.close();
-    };
-    // Warm up so lazily created pools and JIT code count in the baseline.
-    for (let i = 0; i < 500; i++) await cycle();
-    await delay(100);
-    gc();
-    const baseline = { heap: process.memoryUsage().heapUsed, fds: openFds(), resources: process.getActiveResourcesInfo().length };
-    const concurrency = 50;
-    for (let done = 0; done < 20_000; done += concurrency) await Promise.all(Array.from({ length: concurrency }, cycle));
-    await delay(200);
-    await settle();
-    gc();
-    const after = { heap: process.memoryUsage().heapUsed, fds: openFds(), resources: process.getActiveResourcesInfo().length };
-    await server.close();
-    console.log('baseline', baseline, 'after', after);
-    assert.ok(after.heap - baseline.heap < 8 * 1024 * 1024, `heap grew by ${after.heap - baseline.heap} bytes`);
-    assert.ok(after.fds <= baseline.fds + 2, `fds ${baseline.fds} -> ${after.fds}`);
-    assert.ok(after.resources <= baseline.resources + 2, `active resources ${baseline.resources} -> ${after.resources}`);
-  });
+  for (const compression of [true, false]) {
+    it(`20,000 connect/message/close cycles ${compression ? 'with' : 'without'} compression leave heap, file descriptors and timers at baseline`, { timeout: 120_000 }, async () => {
+      const server = await startServer(echo, { compression });
+      const url = server.url.replace('localhost', '127.0.0.1');
+      const cycle = async () => {
+        const ws = await connect(url, { compression });
+        // Above the 128-byte threshold, so compressed connections really inflate and deflate.
+        await ws.send('ping '.repeat(40));
+        await ws.recv();
+        await ws.close();
+      };
+      // Warm up so lazily created pools and JIT code count in the baseline.
+      for (let i = 0; i < 500; i++) await cycle();
+      await delay(100);
+      gc();
+      const baseline = { heap: process.memoryUsage().heapUsed, fds: openFds(), resources: process.getActiveResourcesInfo().length };
+      const concurrency = 50;
+      for (let done = 0; done < 20_000; done += concurrency) await Promise.all(Array.from({ length: concurrency }, cycle));
+      await delay(200);
+      await settle();
+      gc();
+      const after = { heap: process.memoryUsage().heapUsed, fds: openFds(), resources: process.getActiveResourcesInfo().length };
+      await server.close();
+      console.log(compression ? 'compressed' : 'uncompressed', 'baseline', baseline, 'after', after);
+      assert.ok(after.heap - baseline.heap < 8 * 1024 * 1024, `heap grew by ${after.heap - baseline.heap} bytes`);
+      assert.ok(after.fds <= baseline.fds + 2, `fds ${baseline.fds} -> ${after.fds}`);
+      assert.ok(after.resources <= baseline.resources + 2, `active resources ${baseline.resources} -> ${after.resources}`);
+    });
+  }
 });
