@@ -8,5 +8,5 @@ it('a short fuzz run against a live server finds no crash, wrong close code or m
   const report = await fuzz({ iterations: 300, seed });
   console.log(JSON.stringify({ ...report, failures: report.failures.length }));
   assert.deepEqual(report.failures, []);
-  assert.ok(report.frameCases > 100 && report.handshakeCases > 30);
+  assert.ok(report.frameCases > 100 && report.handshakeCases > 30 && report.compressedCases > 15);
 });

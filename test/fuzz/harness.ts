@@ -8,8 +8,10 @@
  * Every run prints its seed; `--seed S` replays it.
  */
 import net from 'node:net';
+import { deflateRawSync } from 'node:zlib';
 import { connect, serve, type Server } from '../../src/index.js';
 import { encodeFrame } from '../../src/protocol/frame.js';
+import { isValidWireCloseCode } from '../../src/protocol/opcodes.js';
 import { Protocol, type ProtocolHandler } from '../../src/protocol/protocol.js';
 
 /** Options of a fuzz run. */
@@ -26,6 +28,7 @@ export interface FuzzReport {
   iterations: number;
   handshakeCases: number;
   frameCases: number;
+  compressedCases: number;
   statuses: Record<string, number>;
   closeCodes: Record<string, number>;
   peakRssMiB: number;
@@ -104,6 +107,29 @@ function randomFrames(random: () => number): Buffer {
   return Buffer.concat(frames);
 }
 
+/** Messages compressed per RFC 7692 (no context takeover), some corrupt, some bombs past the limit. */
+function compressedFrames(random: () => number): Buffer {
+  const pick = (n: number) => Math.floor(random() * n);
+  const frames: Buffer[] = [];
+  for (let i = 0, count = 1 + pick(6); i < count; i++) {
+    const r = random();
+    const text = r < 0.5;
+    const plain = r < 0.1 ? Buffer.alloc(MAX_MESSAGE * (2 + pick(8))) : text ? Buffer.from('compressible text '.repeat(1 + pick(400))) : randomBytes(random, pick(3000));
+    let body = deflateRawSync(plain);
+    // §7.2.1: the sender removes the trailing 00 00 ff ff of a sync flush; a final block has none, so append an empty stored one.
+    if (random() < 0.1) body = Buffer.from(body.map((b) => (random() < 0.02 ? pick(256) : b)));
+    if (random() < 0.5 && body.length > 4) {
+      const half = pick(body.length);
+      frames.push(encodeFrame(text ? 1 : 2, body.subarray(0, half), false, true, randomBytes(random, 4)));
+      frames.push(encodeFrame(0, body.subarray(half), true, false, randomBytes(random, 4)));
+    } else {
+      frames.push(encodeFrame(text ? 1 : 2, body, true, true, randomBytes(random, 4)));
+    }
+    if (random() < 0.1) frames.push(encodeFrame(9, 'ping', true, random() < 0.2, randomBytes(random, 4)));
+  }
+  return Buffer.concat(frames);
+}
+
 function randomBytes(random: () => number, n: number): Buffer {
   const out = Buffer.allocUnsafe(n);
   for (let i = 0; i < n; i++) out[i] = Math.floor(random() * 256);
@@ -156,7 +182,7 @@ function exchange(port: number, bytes: Buffer, random: () => number, settleMs: n
 }
 
 /** Decodes the server's frames after its 101 response: echoes counted, close code read. */
-function observe(reply: Buffer): { status: number | null; code: number | null; echoes: number } {
+function observe(reply: Buffer, compressed = false): { status: number | null; code: number | null; echoes: number } {
   const end = reply.indexOf('\r\n\r\n');
   const status = reply.length >= 12 ? Number(reply.subarray(9, 12).toString('latin1')) : null;
   if (end === -1 || status !== 101) return { status, code: null, echoes: 0 };
@@ -169,7 +195,7 @@ function observe(reply: Buffer): { status: number | null; code: number | null; e
     onPong: () => undefined,
     onCloseFrame: (close) => (code = close.code),
     onEnd: () => undefined,
-  }, { maxMessageSize: 16 * MAX_MESSAGE });
+  }, { maxMessageSize: 16 * MAX_MESSAGE, rsv1Allowed: compressed });
   decoder.receiveData(reply.subarray(end + 4));
   return { status, code, echoes };
 }
@@ -189,6 +215,7 @@ export async function fuzz(options: FuzzOptions): Promise<FuzzReport> {
     iterations: options.iterations,
     handshakeCases: 0,
     frameCases: 0,
+    compressedCases: 0,
     statuses: {},
     closeCodes: {},
     peakRssMiB: 0,
@@ -196,10 +223,22 @@ export async function fuzz(options: FuzzOptions): Promise<FuzzReport> {
   };
   const baselineRss = process.memoryUsage().rss;
   const handshake = Buffer.from(VALID_REQUEST.join('\r\n') + '\r\n\r\n');
+  const deflateHandshake = Buffer.from(
+    [...VALID_REQUEST, 'Sec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover; server_no_context_takeover'].join('\r\n') + '\r\n\r\n',
+  );
   try {
     for (let i = 0; i < options.iterations; i++) {
       const where = `seed ${options.seed}, iteration ${i}`;
-      if (random() < 0.3) {
+      const kind = random();
+      if (kind < 0.15) {
+        // Inflation is asynchronous, so chunking may change which error is seen first: any valid close, no crash.
+        report.compressedCases++;
+        const reply = await exchange(port, Buffer.concat([deflateHandshake, compressedFrames(random)]), random, 1500);
+        const seen = observe(reply, true);
+        report.closeCodes[String(seen.code)] = (report.closeCodes[String(seen.code)] ?? 0) + 1;
+        if (seen.status !== 101) report.failures.push(`${where}: deflate handshake answered ${seen.status}`);
+        else if (seen.code !== null && !isValidWireCloseCode(seen.code)) report.failures.push(`${where}: invalid close code ${seen.code}`);
+      } else if (kind < 0.4) {
         report.handshakeCases++;
         const request = mutateHandshake(random);
         const reply = await exchange(port, request, random, 1500);
