@@ -27,21 +27,24 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   bench: () => import('./bench.js'),
 };
 
-/** Registers a command (used by command modules added later). */
+/** The names of all commands, sorted. */
 export function commandNames(): string[] {
   return Object.keys(COMMANDS).sort();
 }
 
-function usage(): string {
-  const lines = ['Usage: wskit <command> [options]', '', 'Commands:'];
-  return lines.join('\n') + '\n' + commandNames().map((name) => `  ${name}`).join('\n') + '\n\nRun `wskit <command> --help` for a command\'s options.';
+async function usage(): Promise<string> {
+  const names = commandNames();
+  const commands = await Promise.all(names.map((name) => COMMANDS[name]!()));
+  const width = Math.max(...names.map((name) => name.length));
+  const rows = names.map((name, i) => `  ${name.padEnd(width)}  ${commands[i]!.summary}`);
+  return ['Usage: wskit <command> [options]', '', 'Commands:', ...rows, '', "Run 'wskit <command> --help' for a command's options and examples.", 'Exit codes: 0 success, 1 runtime failure, 2 usage error.'].join('\n');
 }
 
 /** Runs the CLI with `argv` (without node and script); resolves with the exit code. */
 export async function main(argv: string[]): Promise<number> {
   const [name, ...args] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    process.stdout.write(usage() + '\n');
+    process.stdout.write((await usage()) + '\n');
     return name === undefined ? 2 : 0;
   }
   if (name === '--version' || name === '-V') {
@@ -51,7 +54,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   const load = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (load === undefined) {
-    process.stderr.write(`wskit: unknown command '${name}'\n\n${usage()}\n`);
+    process.stderr.write(`wskit: unknown command '${name}'\n\n${await usage()}\n`);
     return 2;
   }
   const command = await load();
