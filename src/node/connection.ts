@@ -14,6 +14,8 @@ const kConnection = Symbol('wskit.connection');
 type OwnedSocket = Duplex & { [kConnection]?: Connection; remoteAddress?: string };
 
 const RESOLVED: Promise<void> = Promise.resolve();
+/** Frames of one turn totalling up to this many bytes are copied into one buffer; above it, corked. */
+const COALESCE_LIMIT = 16 * 1024;
 /** Reasons reading from the socket is paused: unread messages, or unsent output. */
 const PAUSED_QUEUE = 1;
 const PAUSED_BACKLOG = 2;
@@ -45,7 +47,7 @@ interface PendingPing {
  * `for await (const msg of ws)`, `await ping()`, `await close()`.
  *
  * Received bytes go to the Sans-I/O {@link Protocol}; its events come back
- * here. Writes made in one turn of the event loop are corked together, so a
+ * here. Writes made in one turn of the event loop go out together, so a
  * burst of sends costs one system call.
  */
 export class Connection implements ProtocolHandler, AsyncIterable<Message> {
@@ -76,7 +78,12 @@ export class Connection implements ProtocolHandler, AsyncIterable<Message> {
   private readonly closeTimeout: number;
   private readonly pingInterval: number | null;
   private readonly pingTimeout: number | null;
-  private corked = false;
+  /** Frames written this turn of the event loop, flushed together on the next tick. */
+  private pendingFirst: Buffer | null = null;
+  private pendingMore: Buffer[] | null = null;
+  private pendingBytes = 0;
+  /** This turn's frames were handed to the socket, corked until the next tick (see spillWrites). */
+  private spilled = false;
   private pausedBy = 0;
   private drainWaiter: Promise<void> | null = null;
   private drainResolve: (() => void) | null = null;
@@ -167,7 +174,7 @@ export class Connection implements ProtocolHandler, AsyncIterable<Message> {
 
   /** Bytes written but not yet handed to the operating system. */
   get bufferedAmount(): number {
-    return this.socket.writableLength;
+    return this.socket.writableLength + this.pendingBytes;
   }
 
   /** The close code received (1006 if none), once closed; else undefined. */
@@ -279,7 +286,9 @@ export class Connection implements ProtocolHandler, AsyncIterable<Message> {
   }
 
   private drained(): Promise<void> {
-    if (this.socket.writableLength <= this.writeLimit) return RESOLVED;
+    if (this.socket.writableLength + this.pendingBytes <= this.writeLimit) return RESOLVED;
+    // Over the limit: hand this turn's frames to the (corked) socket, whose 'drain' tells when they are gone.
+    this.spillWrites();
     if (this.drainWaiter === null) {
       this.drainWaiter = new Promise((resolve) => (this.drainResolve = resolve));
     }
@@ -463,20 +472,73 @@ export class Connection implements ProtocolHandler, AsyncIterable<Message> {
 
   // ---- ProtocolHandler -----------------------------------------------------
 
-  /** @internal */
-  onWrite(data: Buffer): void {
-    if (!this.corked) {
-      this.corked = true;
-      this.socket.cork();
-      process.nextTick(uncork, this);
-    }
-    this.socket.write(data);
+  /**
+   * Moves this turn's frames into the socket, corked until the next tick, so
+   * the socket counts them (`writableLength`) and emits 'drain' once they are
+   * gone: what backpressure waits for. Later writes of the turn follow them.
+   */
+  private spillWrites(): void {
+    const first = this.pendingFirst;
+    if (first === null || this.spilled) return;
+    const more = this.pendingMore;
+    this.pendingFirst = null;
+    this.pendingMore = null;
+    this.pendingBytes = 0;
+    this.spilled = true; // the flush scheduled by onWrite uncorks
+    this.socket.cork();
+    this.socket.write(first);
+    if (more !== null) for (const part of more) this.socket.write(part);
   }
 
-  /** @internal */
-  uncork(): void {
-    this.corked = false;
-    this.socket.uncork();
+  /** @internal Frames of one turn go out together on the next tick: see {@link flushWrites}. */
+  onWrite(data: Buffer): void {
+    if (this.spilled) {
+      this.socket.write(data);
+      return;
+    }
+    if (this.pendingFirst === null) {
+      this.pendingFirst = data;
+      this.pendingBytes = data.length;
+      process.nextTick(flushWrites, this);
+      return;
+    }
+    (this.pendingMore ??= []).push(data);
+    this.pendingBytes += data.length;
+  }
+
+  /**
+   * @internal Writes the frames of this turn: one as is, several small ones
+   * copied into one buffer (one stream write and one system call instead of a
+   * stream write per frame), larger batches corked into one writev.
+   */
+  flushWrites(): void {
+    if (this.spilled) {
+      this.spilled = false;
+      this.socket.uncork();
+      return;
+    }
+    const first = this.pendingFirst;
+    if (first === null) return;
+    const more = this.pendingMore;
+    const bytes = this.pendingBytes;
+    this.pendingFirst = null;
+    this.pendingMore = null;
+    this.pendingBytes = 0;
+    const socket = this.socket;
+    if (more === null) {
+      socket.write(first);
+    } else if (bytes <= COALESCE_LIMIT) {
+      const out = Buffer.allocUnsafe(bytes);
+      first.copy(out, 0);
+      let at = first.length;
+      for (const part of more) at += part.copy(out, at);
+      socket.write(out);
+    } else {
+      socket.cork();
+      socket.write(first);
+      for (const part of more) socket.write(part);
+      socket.uncork();
+    }
   }
 
   /** @internal */
@@ -534,6 +596,7 @@ export class Connection implements ProtocolHandler, AsyncIterable<Message> {
 
   /** @internal */
   onEnd(): void {
+    this.flushWrites();
     this.socket.end();
     this.armCloseTimer();
   }
@@ -545,7 +608,11 @@ export class Connection implements ProtocolHandler, AsyncIterable<Message> {
     this.protocol.receiveData(chunk);
     // A peer that sends (pings, say) but doesn't read what we answer is not read from
     // until the socket drains: automatic replies never pile up without bound.
-    if (this.socket.writableLength > this.writeLimit * 4) this.pauseFor(PAUSED_BACKLOG);
+    if (this.socket.writableLength + this.pendingBytes > this.writeLimit * 4) {
+      // Only bytes the socket holds are followed by 'drain' (which resumes reading).
+      this.spillWrites();
+      this.pauseFor(PAUSED_BACKLOG);
+    }
   }
 
   /** @internal */
@@ -575,6 +642,9 @@ export class Connection implements ProtocolHandler, AsyncIterable<Message> {
       wasClean: received !== null && this.protocol.closeSent !== null,
     };
     this.closeInfo = info;
+    this.pendingFirst = null;
+    this.pendingMore = null;
+    this.pendingBytes = 0;
     if (this.closeTimer !== null) clearTimeout(this.closeTimer);
     if (this.keepaliveTimer !== null) clearTimeout(this.keepaliveTimer);
     this.codec?.close();
@@ -610,8 +680,8 @@ function onSocketError(this: OwnedSocket, error: Error): void {
 function onSocketDrain(this: OwnedSocket): void {
   this[kConnection]?.handleDrain();
 }
-function uncork(connection: Connection): void {
-  connection.uncork();
+function flushWrites(connection: Connection): void {
+  connection.flushWrites();
 }
 function onCloseTimeout(connection: Connection): void {
   connection.terminate();
