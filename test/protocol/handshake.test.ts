@@ -12,8 +12,9 @@ import {
   validateUpgradeResponse,
   UPGRADE_REQUIRED_HEADERS,
 } from '../../src/protocol/handshake.js';
-import { HttpHeadError, HttpHeadReader, parseRequestHead, parseResponseHead, type HttpRequestHead } from '../../src/protocol/http11.js';
+import { HttpHeadReader, parseRequestHead, parseResponseHead, type HttpRequestHead } from '../../src/protocol/http11.js';
 import { InvalidHeader, InvalidStatus, NegotiationError } from '../../src/errors.js';
+import { statusOf } from './http-status.js';
 
 const KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
 // RFC 6455 §1.3: SHA-1 0xb3 0x7a 0x4f 0x2c ... 0xc4 0xea, base64 "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=".
@@ -32,16 +33,6 @@ function request(changes: Record<string, string | null> = {}, requestLine = 'GET
   let text = `${requestLine}\r\n`;
   for (const [name, value] of Object.entries(fields)) if (value !== null) text += `${name.replace(/#\d+$/, '')}: ${value}\r\n`;
   return parseRequestHead(Buffer.from(`${text}\r\n`, 'latin1'));
-}
-
-function statusOf(fn: () => unknown): number {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof HttpHeadError) return error.status;
-    throw error;
-  }
-  assert.fail('expected an HttpHeadError');
 }
 
 function response(fields: Record<string, string>, statusLine = 'HTTP/1.1 101 Switching Protocols') {

@@ -12,6 +12,7 @@ import {
   statusText,
   type HttpLimits,
 } from '../../src/protocol/http11.js';
+import { statusOf as status } from './http-status.js';
 
 /** Feeds `text` to a request (or response) reader, in one chunk or cut at `cuts`. */
 function read(text: string | Buffer, limits: HttpLimits = {}, isRequest = true, cuts: number[] = []) {
@@ -24,16 +25,6 @@ function read(text: string | Buffer, limits: HttpLimits = {}, isRequest = true, 
     if (result !== null) return result;
   }
   return null;
-}
-
-function status(fn: () => unknown): number {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof HttpHeadError) return error.status;
-    throw error;
-  }
-  assert.fail('expected an HttpHeadError');
 }
 
 const REQUEST = 'GET /chat?room=1 HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\n\r\n';

@@ -8,6 +8,7 @@
  * Y up the screen, Z out of the screen). The accelerometer measures the
  * reaction to gravity (a phone flat on a table reads Z ≈ +9.81 m/s²).
  */
+import type { LocationEvent } from './protocol.js';
 
 /** Standard gravity in m/s². */
 export const G = 9.80665;
@@ -245,14 +246,7 @@ export function stepTimes(from: number, to: number): number[] {
 }
 
 /** A GPS fix at `t` seconds with receiver noise (a slowly wandering offset). */
-export function location(t: number, rng: Random): {
-  longitude: number;
-  latitude: number;
-  altitude: number;
-  bearing: number;
-  accuracy: number;
-  speed: number;
-} {
+export function location(t: number, rng: Random): Omit<LocationEvent, 'time'> {
   const phi = circleAngle(t);
   const east = CIRCLE_RADIUS * Math.cos(phi) + 1.2 * Math.sin(0.07 * t) + rng.gauss(0.4);
   const north = CIRCLE_RADIUS * Math.sin(phi) + 1.2 * Math.cos(0.05 * t) + rng.gauss(0.4);
