@@ -6,6 +6,7 @@ import { Opcode } from '../protocol/opcodes.js';
 import { Protocol, State, type ProtocolHandler, type Side } from '../protocol/protocol.js';
 import type { Hub } from '../pubsub/hub.js';
 import type { BroadcastData, BroadcastResult } from '../pubsub/broadcast.js';
+import { Keepalive, type KeepaliveHost } from './keepalive.js';
 import type { MessageCodec } from './message-codec.js';
 import { MessageQueue } from './message-queue.js';
 import type { ConnectionOptions, Message, RequestInfo, SendData } from './types.js';
@@ -35,13 +36,6 @@ export interface ConnectionInit extends ConnectionOptions {
   head?: Buffer;
 }
 
-interface PendingPing {
-  payload: Buffer;
-  sentAt: number;
-  resolve: (rtt: number) => void;
-  reject: (error: Error) => void;
-}
-
 /**
  * One WebSocket connection over a Node socket: `await send()`, `await recv()`,
  * `for await (const msg of ws)`, `await ping()`, `await close()`.
@@ -50,7 +44,7 @@ interface PendingPing {
  * here. Writes made in one turn of the event loop go out together, so a
  * burst of sends costs one system call.
  */
-export class Connection implements ProtocolHandler, AsyncIterable<Message> {
+export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable<Message> {
   /** Which end of the connection this is. */
   readonly side: Side;
   /** The subprotocol agreed during the handshake, or null. */
@@ -76,8 +70,7 @@ export class Connection implements ProtocolHandler, AsyncIterable<Message> {
   private readonly codec: MessageCodec | null;
   private readonly writeLimit: number;
   private readonly closeTimeout: number;
-  private readonly pingInterval: number | null;
-  private readonly pingTimeout: number | null;
+  private readonly keepalive: Keepalive;
   /** Frames written this turn of the event loop, flushed together on the next tick. */
   private pendingFirst: Buffer | null = null;
   private pendingMore: Buffer[] | null = null;
@@ -91,8 +84,6 @@ export class Connection implements ProtocolHandler, AsyncIterable<Message> {
   private resolveClosed!: (info: CloseInfo) => void;
   private transportError: Error | null = null;
   private closeTimer: NodeJS.Timeout | null = null;
-  private keepaliveTimer: NodeJS.Timeout | null = null;
-  private pings: PendingPing[] = [];
   private inbound: Promise<void> | null = null;
   private outbound: Promise<void> | null = null;
   private fragmenting: Promise<void> | null = null;
@@ -106,8 +97,11 @@ export class Connection implements ProtocolHandler, AsyncIterable<Message> {
     this.codec = init.codec ?? null;
     this.writeLimit = init.writeLimit ?? 64 * 1024;
     this.closeTimeout = init.closeTimeout ?? 10_000;
-    this.pingInterval = init.pingInterval === undefined ? 20_000 : init.pingInterval;
-    this.pingTimeout = init.pingTimeout === undefined ? 20_000 : init.pingTimeout;
+    this.keepalive = new Keepalive(
+      this,
+      init.pingInterval === undefined ? 20_000 : init.pingInterval,
+      init.pingTimeout === undefined ? 20_000 : init.pingTimeout,
+    );
     this.protocol = new Protocol(side, this, {
       maxMessageSize: init.maxMessageSize,
       maxFragments: init.maxFragments,
@@ -124,7 +118,7 @@ export class Connection implements ProtocolHandler, AsyncIterable<Message> {
     this.socket.on('drain', onSocketDrain);
     (this.socket as { setNoDelay?: (v: boolean) => void }).setNoDelay?.(true);
     if (init.head !== undefined && init.head.length > 0) this.protocol.receiveData(init.head);
-    this.scheduleKeepalive();
+    this.keepalive.start();
   }
 
   /** The browser-style state: 0 CONNECTING, 1 OPEN, 2 CLOSING, 3 CLOSED. */
@@ -338,13 +332,7 @@ export class Connection implements ProtocolHandler, AsyncIterable<Message> {
     } else {
       payload = typeof data === 'string' ? Buffer.from(data) : toBuffer(data);
     }
-    if (this.pings.some((p) => p.payload.equals(payload))) {
-      return Promise.reject(new InvalidState('a ping with the same payload is already waiting for its pong'));
-    }
-    return new Promise((resolve, reject) => {
-      this.pings.push({ payload, sentAt: performance.now(), resolve, reject });
-      this.protocol.sendPing(payload);
-    });
+    return this.keepalive.ping(payload);
   }
 
   /** Sends an unsolicited pong (a one-way heartbeat). */
@@ -435,38 +423,25 @@ export class Connection implements ProtocolHandler, AsyncIterable<Message> {
     return new ConnectionClosedError(info, { cause: this.protocol.failure ?? this.transportError ?? undefined });
   }
 
-  // ---- keepalive -----------------------------------------------------------
+  // ---- KeepaliveHost -------------------------------------------------------
 
-  private scheduleKeepalive(): void {
-    if (this.pingInterval === null || this.pingInterval <= 0) return;
-    this.keepaliveTimer = setTimeout(onKeepalive, this.pingInterval, this);
-    this.keepaliveTimer.unref();
+  /** @internal */
+  keepaliveOpen(): boolean {
+    return this.protocol.state === State.OPEN;
   }
 
-  /** @internal Keepalive timer: ping, and fail with 1011 if no pong comes in time. */
-  keepalive(): void {
-    if (this.protocol.state !== State.OPEN) return;
-    const ping = this.ping();
-    ping.catch(() => undefined);
-    if (this.pingTimeout !== null && this.pingTimeout > 0) {
-      const timer = setTimeout(() => {
-        if (this.protocol.state === State.OPEN || this.protocol.state === State.CLOSING) {
-          this.transportError = new TimeoutError('keepalive ping timeout');
-          this.fail(1011, 'keepalive ping timeout');
-          // The peer is unresponsive: waiting closeTimeout for its TCP close would only delay detection.
-          this.terminate();
-        }
-      }, this.pingTimeout);
-      timer.unref();
-      ping.then(
-        () => {
-          clearTimeout(timer);
-          this.scheduleKeepalive();
-        },
-        () => clearTimeout(timer),
-      );
-    } else {
-      this.scheduleKeepalive();
+  /** @internal */
+  sendPingFrame(payload: Buffer): void {
+    this.protocol.sendPing(payload);
+  }
+
+  /** @internal No pong within pingTimeout: fail with 1011. */
+  keepaliveTimedOut(): void {
+    if (this.protocol.state === State.OPEN || this.protocol.state === State.CLOSING) {
+      this.transportError = new TimeoutError('keepalive ping timeout');
+      this.fail(1011, 'keepalive ping timeout');
+      // The peer is unresponsive: waiting closeTimeout for its TCP close would only delay detection.
+      this.terminate();
     }
   }
 
@@ -580,12 +555,8 @@ export class Connection implements ProtocolHandler, AsyncIterable<Message> {
 
   /** @internal */
   onPong(payload: Buffer): void {
-    const index = this.pings.findIndex((p) => p.payload.equals(payload));
-    if (index === -1) return;
-    const now = performance.now();
-    const answered = this.pings.splice(0, index + 1);
-    for (const ping of answered) ping.resolve(now - ping.sentAt);
-    this.latency = now - answered[answered.length - 1]!.sentAt;
+    const rtt = this.keepalive.pong(payload);
+    if (rtt >= 0) this.latency = rtt;
   }
 
   /** @internal */
@@ -646,11 +617,9 @@ export class Connection implements ProtocolHandler, AsyncIterable<Message> {
     this.pendingMore = null;
     this.pendingBytes = 0;
     if (this.closeTimer !== null) clearTimeout(this.closeTimer);
-    if (this.keepaliveTimer !== null) clearTimeout(this.keepaliveTimer);
     this.codec?.close();
     const error = this.closedError();
-    for (const ping of this.pings) ping.reject(error);
-    this.pings = [];
+    this.keepalive.stop(error);
     this.handleDrain();
     this.queue.abort(error);
     this.socket[kConnection] = undefined;
@@ -685,7 +654,4 @@ function flushWrites(connection: Connection): void {
 }
 function onCloseTimeout(connection: Connection): void {
   connection.terminate();
-}
-function onKeepalive(connection: Connection): void {
-  connection.keepalive();
 }
