@@ -34,7 +34,17 @@ export interface ConnectionInit extends ConnectionOptions {
   extensions?: string;
   /** Bytes received after the handshake, to be parsed first. */
   head?: Buffer;
+  /** Told when the connection closes (the server, to forget it) without a promise per connection. */
+  owner?: ConnectionOwner;
 }
+
+/** What is told synchronously when a connection closes. */
+export interface ConnectionOwner {
+  /** `ws` is closed; `ws.closeCode` and `ws.closeReason` are set. */
+  connectionClosed(ws: Connection): void;
+}
+
+const DONE: IteratorResult<Message> = Object.freeze({ value: undefined, done: true });
 
 /**
  * One WebSocket connection over a Node socket: `await send()`, `await recv()`,
@@ -61,8 +71,6 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
   hub: Hub | null = null;
   /** Round-trip time of the last answered ping, in ms (0 until one is answered). */
   latency = 0;
-  /** Resolves when the TCP connection is closed, with the close code and reason received. */
-  readonly closed: Promise<CloseInfo>;
 
   private readonly socket: OwnedSocket;
   private readonly protocol: Protocol;
@@ -81,7 +89,10 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
   private drainWaiter: Promise<void> | null = null;
   private drainResolve: (() => void) | null = null;
   private closeInfo: CloseInfo | null = null;
-  private resolveClosed!: (info: CloseInfo) => void;
+  // The closed promise is made on first use: most connections are never awaited (memory per idle connection).
+  private closedPromise: Promise<CloseInfo> | null = null;
+  private resolveClosed: ((info: CloseInfo) => void) | null = null;
+  private readonly owner: ConnectionOwner | null;
   private transportError: Error | null = null;
   private closeTimer: NodeJS.Timeout | null = null;
   private inbound: Promise<void> | null = null;
@@ -108,7 +119,7 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
       rsv1Allowed: this.codec !== null,
     });
     this.queue = new MessageQueue(init.maxQueue ?? 16, this);
-    this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
+    this.owner = init.owner ?? null;
 
     this.socket[kConnection] = this;
     this.socket.on('data', onSocketData);
@@ -119,6 +130,16 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
     (this.socket as { setNoDelay?: (v: boolean) => void }).setNoDelay?.(true);
     if (init.head !== undefined && init.head.length > 0) this.protocol.receiveData(init.head);
     this.keepalive.start();
+  }
+
+  /** Resolves when the TCP connection is closed, with the close code and reason received. */
+  get closed(): Promise<CloseInfo> {
+    if (this.closedPromise === null) {
+      this.closedPromise = this.closeInfo !== null
+        ? Promise.resolve(this.closeInfo)
+        : new Promise<CloseInfo>((resolve) => (this.resolveClosed = resolve));
+    }
+    return this.closedPromise;
   }
 
   /** The browser-style state: 0 CONNECTING, 1 OPEN, 2 CLOSING, 3 CLOSED. */
@@ -353,20 +374,25 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
     return this.queue.wait();
   }
 
-  /** Iterates over messages until the connection closes; a normal close ends the loop, an error throws. */
-  async *[Symbol.asyncIterator](): AsyncIterator<Message> {
-    for (;;) {
-      let message = this.queue.shift();
-      if (message === undefined) {
-        try {
-          message = await this.recv();
-        } catch (error) {
-          if (error instanceof ConnectionClosedOK) return;
-          throw error;
-        }
-      }
-      yield message;
+  /**
+   * Iterates over messages until the connection closes; a normal close ends the loop, an error throws.
+   * A plain iterator object rather than an async generator: no generator, request queue and
+   * promise chain held per waiting connection, and one microtask less per message.
+   */
+  [Symbol.asyncIterator](): AsyncIterator<Message> {
+    return new MessageIterator(this);
+  }
+
+  /** @internal The next message as an iterator result (see {@link MessageIterator}). */
+  nextResult(): Promise<IteratorResult<Message>> {
+    const message = this.queue.shift();
+    if (message !== undefined) return Promise.resolve({ value: message, done: false });
+    if (this.closeInfo !== null) {
+      const error = this.closedError();
+      return error instanceof ConnectionClosedOK ? Promise.resolve(DONE) : Promise.reject(error);
     }
+    if (this.queue.waiting) return Promise.reject(new InvalidState('recv() is already waiting for a message'));
+    return this.queue.waitResult();
   }
 
   // ---- closing -------------------------------------------------------------
@@ -621,13 +647,37 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
     const error = this.closedError();
     this.keepalive.stop(error);
     this.handleDrain();
-    this.queue.abort(error);
+    this.queue.abort(error, error instanceof ConnectionClosedOK);
     this.socket[kConnection] = undefined;
-    this.resolveClosed(info);
+    this.owner?.connectionClosed(this);
+    this.resolveClosed?.(info);
+    this.resolveClosed = null;
   }
 }
 
 function noop(): void {}
+
+/**
+ * `for await (const message of ws)`: each `next()` is one wait on the queue. One `next()`
+ * at a time, as `for await` calls it (a second while one is waiting rejects, like `recv()`).
+ */
+class MessageIterator implements AsyncIterator<Message> {
+  private readonly ws: Connection;
+  private finished = false;
+
+  constructor(ws: Connection) {
+    this.ws = ws;
+  }
+
+  next(): Promise<IteratorResult<Message>> {
+    return this.finished ? Promise.resolve(DONE) : this.ws.nextResult();
+  }
+
+  return(value?: unknown): Promise<IteratorResult<Message>> {
+    this.finished = true;
+    return Promise.resolve({ value: value as Message, done: true });
+  }
+}
 
 function toBuffer(data: Uint8Array): Buffer {
   return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);

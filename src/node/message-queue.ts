@@ -14,7 +14,11 @@ export interface QueueOwner {
 export class MessageQueue {
   private items: Message[] | null = null;
   private head = 0;
-  private waiter: { resolve: (m: Message) => void; reject: (e: Error) => void } | null = null;
+  // The waiting reader's promise functions as two fields, not an object (memory per idle connection).
+  // `asResult`: it is an iterator's next(), answered with IteratorResults.
+  private resolveWaiter: ((value: never) => void) | null = null;
+  private rejectWaiter: ((error: Error) => void) | null = null;
+  private asResult = false;
   private readonly high: number;
   private readonly low: number;
   private paused = false;
@@ -33,10 +37,11 @@ export class MessageQueue {
 
   /** Hands a message to the waiting reader, or queues it. */
   push(message: Message): void {
-    const waiter = this.waiter;
-    if (waiter !== null) {
-      this.waiter = null;
-      waiter.resolve(message);
+    const resolve = this.resolveWaiter as ((value: Message | IteratorResult<Message>) => void) | null;
+    if (resolve !== null) {
+      this.resolveWaiter = null;
+      this.rejectWaiter = null;
+      resolve(this.asResult ? { value: message, done: false } : message);
       return;
     }
     const items = (this.items ??= []);
@@ -72,20 +77,47 @@ export class MessageQueue {
 
   /** Whether a reader is waiting. */
   get waiting(): boolean {
-    return this.waiter !== null;
+    return this.resolveWaiter !== null;
   }
 
   /** Waits for the next message (the queue must be empty). */
   wait(): Promise<Message> {
-    return new Promise((resolve, reject) => {
-      this.waiter = { resolve, reject };
-    });
+    this.asResult = false;
+    waitingQueue = this;
+    return new Promise<Message>(captureWaiter);
   }
 
-  /** Rejects the waiting reader, if any. */
-  abort(error: Error): void {
-    const waiter = this.waiter;
-    this.waiter = null;
-    waiter?.reject(error);
+  /** Waits for the next message as an iterator result (the queue must be empty). */
+  waitResult(): Promise<IteratorResult<Message>> {
+    this.asResult = true;
+    waitingQueue = this;
+    return new Promise<IteratorResult<Message>>(captureWaiter);
   }
+
+  /** @internal */
+  setWaiter(resolve: (value: never) => void, reject: (error: Error) => void): void {
+    this.resolveWaiter = resolve;
+    this.rejectWaiter = reject;
+  }
+
+  /**
+   * The connection closed: rejects the waiting reader with `error`, or, if it
+   * is an iterator and the close was normal (`end`), ends its iteration.
+   */
+  abort(error: Error, end = false): void {
+    const resolve = this.resolveWaiter as ((value: IteratorResult<Message>) => void) | null;
+    const reject = this.rejectWaiter;
+    this.resolveWaiter = null;
+    this.rejectWaiter = null;
+    if (end && this.asResult) resolve?.({ value: undefined, done: true });
+    else reject?.(error);
+  }
+}
+
+// The promise executor is one shared function, not a closure per wait: it runs synchronously
+// inside `new Promise`, so the queue being waited on is passed through this variable.
+let waitingQueue: MessageQueue | null = null;
+function captureWaiter(resolve: (value: never) => void, reject: (error: Error) => void): void {
+  waitingQueue!.setWaiter(resolve, reject);
+  waitingQueue = null;
 }

@@ -22,12 +22,13 @@ import {
 } from '../protocol/http11.js';
 import { ConnectionClosed } from '../errors.js';
 import { Admission, type AdmissionLimits } from './admission.js';
-import { Connection } from './connection.js';
+import { Connection, type ConnectionOwner } from './connection.js';
 import { serverExtensionsWithCompression, type CompressionOption, type CompressionOptions } from './deflate.js';
 import type { Backplane } from '../pubsub/backplane.js';
 import type { BroadcastData, BroadcastOptions, BroadcastResult } from '../pubsub/broadcast.js';
 import { Hub } from '../pubsub/hub.js';
 import type { MessageCodec, ServerExtension } from './message-codec.js';
+import { IncomingRequest } from './request-info.js';
 import type { ConnectionOptions, RequestInfo } from './types.js';
 
 /** A connection handler: runs for the connection's lifetime; when it returns, the connection is closed (1000). */
@@ -87,7 +88,7 @@ export interface ServerOptions extends ConnectionOptions, AdmissionLimits {
  * A WebSocket server: created by {@link serve} (listening on its own port) or
  * {@link attach} (sharing an existing http/https server).
  */
-export class Server {
+export class Server implements ConnectionOwner {
   /** Open connections. */
   readonly connections = new Set<Connection>();
   private readonly handler: Handler;
@@ -291,8 +292,7 @@ export class Server {
     let upgrade: UpgradeRequest;
     let route: RouteMatch | null;
     try {
-      const { path, query } = splitTarget(head.target);
-      request = { path, query, target: head.target, headers: head.headers, remoteAddress };
+      request = new IncomingRequest(splitTarget(head.target).path, head.target, head.headers, remoteAddress);
       if (options.processRequest) {
         const response = await options.processRequest(request);
         if (response) {
@@ -345,8 +345,16 @@ export class Server {
     this.forgetPending(socket);
     socket.off('error', noop);
     socket.write(acceptResponse(upgrade.key, protocol, answers));
+    // The connection's settings, not a spread of every server option (a large object per handshake).
     const ws = new Connection(socket, 'server', {
-      ...options,
+      maxMessageSize: options.maxMessageSize,
+      maxFragments: options.maxFragments,
+      maxQueue: options.maxQueue,
+      writeLimit: options.writeLimit,
+      pingInterval: options.pingInterval,
+      pingTimeout: options.pingTimeout,
+      closeTimeout: options.closeTimeout,
+      owner: this,
       subprotocol: protocol,
       request,
       codec,
@@ -359,22 +367,30 @@ export class Server {
     this.run(ws, route.handler);
   }
 
+  /** @internal A connection closed: forget it (told directly, no promise chain per connection). */
+  connectionClosed(ws: Connection): void {
+    this.connections.delete(ws);
+  }
+
   private run(ws: Connection, handler: Handler): void {
     this.connections.add(ws);
-    void ws.closed.then(() => this.connections.delete(ws));
-    const logger = this.options.logger === undefined ? console : this.options.logger;
-    Promise.resolve()
-      .then(() => handler(ws))
-      .then(
-        () => ws.close(1000),
-        (error: unknown) => {
-          // The peer closing (even with an error code) is not the handler's failure.
-          if (error instanceof ConnectionClosed) return;
-          logger?.error('wskit: connection handler failed:', error);
-          return ws.close(1011, 'internal error');
-        },
-      )
-      .catch(noop);
+    void this.runHandler(ws, handler);
+  }
+
+  /** One suspended async call per connection rather than a chain of promises and closures (memory per idle connection). */
+  private async runHandler(ws: Connection, handler: Handler): Promise<void> {
+    try {
+      await undefined; // the handler starts in a later microtask, after the upgrade's own work
+      await handler(ws);
+    } catch (error) {
+      // The peer closing (even with an error code) is not the handler's failure.
+      if (error instanceof ConnectionClosed) return;
+      const logger = this.options.logger === undefined ? console : this.options.logger;
+      logger?.error('wskit: connection handler failed:', error);
+      ws.close(1011, 'internal error').catch(noop);
+      return;
+    }
+    ws.close(1000).catch(noop);
   }
 
   /**

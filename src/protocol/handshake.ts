@@ -89,15 +89,51 @@ export function validateUpgradeRequest(head: HttpRequestHead): UpgradeRequest {
   } catch (error) {
     throw new HttpHeadError(400, (error as Error).message);
   }
-  const { path, query } = splitTarget(head.target);
+  const target = splitTarget(head.target);
   const protocols = parseList(headers.get('sec-websocket-protocol'));
   // §4.1: each subprotocol is a token; "b   x" is not two offers nor one.
   if (!protocols.every(isToken)) throw new HttpHeadError(400, 'invalid Sec-WebSocket-Protocol');
-  return { head, path, query, key: keys[0]!, protocols, extensions };
+  return new Upgrade(head, target, keys[0]!, protocols, extensions);
+}
+
+class Upgrade implements UpgradeRequest {
+  constructor(
+    readonly head: HttpRequestHead,
+    private readonly target: RequestTarget,
+    readonly key: string,
+    readonly protocols: string[],
+    readonly extensions: ExtensionOffer[],
+  ) {}
+
+  get path(): string {
+    return this.target.path;
+  }
+
+  get query(): URLSearchParams {
+    return this.target.query;
+  }
+}
+
+/** A request target split into path and query; the query is parsed on first use (most handlers never read it). */
+export class RequestTarget {
+  /** The path without query, e.g. `/chat`. */
+  readonly path: string;
+  private readonly search: string;
+  private parsed: URLSearchParams | null = null;
+
+  constructor(path: string, search: string) {
+    this.path = path;
+    this.search = search;
+  }
+
+  /** The query parameters. */
+  get query(): URLSearchParams {
+    return (this.parsed ??= new URLSearchParams(this.search));
+  }
 }
 
 /** Splits a request target into path and query. */
-export function splitTarget(target: string): { path: string; query: URLSearchParams } {
+export function splitTarget(target: string): RequestTarget {
   const q = target.indexOf('?');
   let path = q === -1 ? target : target.slice(0, q);
   // An absolute-form target (proxies) carries scheme and authority.
@@ -108,7 +144,7 @@ export function splitTarget(target: string): { path: string; query: URLSearchPar
       throw new HttpHeadError(400, 'malformed request target');
     }
   }
-  return { path, query: new URLSearchParams(q === -1 ? '' : target.slice(q + 1)) };
+  return new RequestTarget(path, q === -1 ? '' : target.slice(q + 1));
 }
 
 /** The extra headers a 426 must carry (§4.4). */

@@ -1,0 +1,34 @@
+import type { HttpHeaders } from '../protocol/http11.js';
+import type { RequestInfo } from './types.js';
+
+/**
+ * The request that opened a server-side connection, kept for its whole life:
+ * the query is parsed from the target on first use (most handlers never read it).
+ */
+export class IncomingRequest implements RequestInfo {
+  path: string;
+  target: string;
+  headers: HttpHeaders;
+  remoteAddress: string | undefined;
+  private parsedQuery: URLSearchParams | null = null;
+
+  constructor(path: string, target: string, headers: HttpHeaders, remoteAddress: string | undefined) {
+    this.path = path;
+    this.target = target;
+    this.headers = headers;
+    this.remoteAddress = remoteAddress;
+  }
+
+  /** The query parameters. */
+  get query(): URLSearchParams {
+    if (this.parsedQuery === null) {
+      const q = this.target.indexOf('?');
+      this.parsedQuery = new URLSearchParams(q === -1 ? '' : this.target.slice(q + 1));
+    }
+    return this.parsedQuery;
+  }
+
+  set query(query: URLSearchParams) {
+    this.parsedQuery = query;
+  }
+}
