@@ -11,8 +11,15 @@ export class ByteAccumulator {
   /** Number of bytes collected. */
   length = 0;
 
-  /** Adds `part`; `limit` is the most bytes this accumulation can reach, to size growth. */
-  append(part: Buffer, limit: number): void {
+  /**
+   * Adds `part`; `limit` is the most bytes this accumulation can reach, to size growth.
+   * `exact`: `limit` is the final length (a frame's declared payload length), so the first
+   * buffer may be sized up to 8 times the bytes received so far, capped by `limit`: a large
+   * frame arriving in socket-sized chunks is then copied once instead of about twice
+   * (each geometric regrowth copies everything so far), while a peer that declares a large
+   * frame and sends little still makes us hold at most 8 times what it sent.
+   */
+  append(part: Buffer, limit: number, exact = false): void {
     if (this.length === 0) {
       this.single = part;
       this.length = part.length;
@@ -21,7 +28,8 @@ export class ByteAccumulator {
     const needed = this.length + part.length;
     let buffer = this.buffer;
     if (buffer === null || buffer.length < needed) {
-      const grown = Math.min(limit, Math.max(needed, 2 * (buffer?.length ?? 0), 4096));
+      const first = buffer === null && exact ? 8 * needed : needed;
+      const grown = Math.min(limit, Math.max(first, 2 * (buffer?.length ?? 0), 4096));
       const next = Buffer.allocUnsafe(Math.max(grown, needed));
       if (buffer !== null) buffer.copy(next, 0, 0, this.length);
       else if (this.single !== null) this.single.copy(next, 0);

@@ -178,7 +178,7 @@ export class Protocol {
           this.fail(1007, 'invalid UTF-8 in text message');
           return;
         }
-        (this.frameParts ??= new ByteAccumulator()).append(part, this.payloadLength);
+        (this.frameParts ??= new ByteAccumulator()).append(part, this.payloadLength, true);
         this.payloadReceived += take;
         if (this.payloadReceived === this.payloadLength) {
           this.parseState = HEADER;

@@ -55,3 +55,18 @@ describe('RFC 6455 §5.4 Fragmentation: collecting the parts of a message', () =
     assert.equal(capped.take().buffer.byteLength, 5000);
   });
 });
+
+describe('ByteAccumulator with an exact limit (a frame of known length)', () => {
+  it('sizes the first buffer for the whole frame once an eighth has arrived, else at most 8 times the bytes received', () => {
+    const part = Buffer.alloc(64 * 1024, 1);
+    const whole = new ByteAccumulator();
+    for (let i = 0; i < 16; i++) whole.append(part, 1024 * 1024, true);
+    const out = whole.take();
+    assert.equal(out.length, 1024 * 1024);
+    assert.equal(out.buffer.byteLength, 1024 * 1024);
+    const teased = new ByteAccumulator();
+    teased.append(Buffer.alloc(100), 64 * 1024 * 1024, true);
+    teased.append(Buffer.alloc(100), 64 * 1024 * 1024, true);
+    assert.ok(teased.take().buffer.byteLength <= 8 * 200 + 4096);
+  });
+});
