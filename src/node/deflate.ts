@@ -144,8 +144,9 @@ export class DeflateCodec implements MessageCodec {
   private readonly settings: ZlibSettings;
   private deflater: zlib.DeflateRaw | null = null;
   private inflater: zlib.InflateRaw | null = null;
-  private deflating: Promise<unknown> = Promise.resolve();
-  private inflating: Promise<unknown> = Promise.resolve();
+  // Tails of the two chains settle to undefined, so the last message's buffer is not kept alive between messages.
+  private deflating: Promise<void> = Promise.resolve();
+  private inflating: Promise<void> = Promise.resolve();
   private readonly running = new Set<Operation>();
   private closed = false;
 
@@ -167,14 +168,14 @@ export class DeflateCodec implements MessageCodec {
   encode(data: Buffer): Promise<Buffer | null> {
     // Calls are chained so two messages never share the stream at once, whatever the caller does.
     const result = this.deflating.then(() => this.settings.limiter.run(() => this.deflate(data)));
-    this.deflating = result.catch(noop);
+    this.deflating = result.then(noop, noop);
     return result;
   }
 
   /** Decompresses a message, failing with PayloadTooBig (1009) as soon as the output passes `maxSize`. */
   decode(data: Buffer, maxSize: number): Promise<Buffer> {
     const result = this.inflating.then(() => this.settings.limiter.run(() => this.inflate(data, maxSize)));
-    this.inflating = result.catch(noop);
+    this.inflating = result.then(noop, noop);
     return result;
   }
 
