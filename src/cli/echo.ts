@@ -5,7 +5,7 @@ import { parseOptions, parsePort, untilSignal } from './args.js';
 export const summary = 'run an echo server (text echoed as text, binary as binary, any path)';
 
 /** `wskit echo --help`. */
-export const help = `Usage: wskit echo [--port P] [--host H] [--no-compression]
+export const help = `Usage: wskit echo [--port P] [--host H] [--max-size N] [--no-compression]
 
 Runs a WebSocket echo server: every message comes back unchanged, on any path.
 Prints the URL it listens on; Ctrl-C or SIGTERM closes every connection with

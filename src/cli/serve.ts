@@ -121,14 +121,16 @@ export async function run(args: string[]): Promise<number> {
 
   let hub: Hub | null = null;
   if (broadcasting) {
+    // A Redis outage silently splits the nodes' audiences: the operator must see it, in one line.
+    const stderrLine = { error: (...parts: unknown[]) => process.stderr.write(`${parts.map(oneLine).join(' ')}\n`) };
     hub = new Hub({
-      backplane: values.redis !== undefined ? redisBackplane({ url: values.redis, logger: null }) : null,
-      logger: null,
+      backplane: values.redis !== undefined ? redisBackplane({ url: values.redis, logger: stderrLine }) : null,
+      logger: stderrLine,
     });
     try {
       await hub.start();
     } catch (error) {
-      throw new Error(`cannot connect to Redis at ${values.redis}: ${(error as Error).message}`);
+      throw new Error((error as Error).message.replace(/^wskit: /, ''));
     }
   }
 
@@ -281,4 +283,8 @@ function serveFile(root: string, request: http.IncomingMessage, response: http.S
     return;
   }
   createReadStream(file).on('error', () => response.destroy()).pipe(response);
+}
+
+function oneLine(part: unknown): string {
+  return part instanceof Error ? part.message : String(part);
 }

@@ -89,7 +89,14 @@ export function redisBackplane(options: RedisBackplaneOptions = {}): RedisBackpl
   let outage = false;
   let closing = false;
 
+  // While start() runs, errors are kept for its own rejection rather than reported as an outage.
+  let starting = false;
+  let startError: Error | null = null;
   const report = (error: Error): void => {
+    if (starting) {
+      startError ??= error;
+      return;
+    }
     if (outage || closing) return;
     outage = true;
     logger?.error(`wskit: Redis backplane lost ${redact(url)}: ${error.message}; reconnecting`);
@@ -121,6 +128,7 @@ export function redisBackplane(options: RedisBackplaneOptions = {}): RedisBackpl
           if (outage && pub?.status === 'ready' && sub?.status === 'ready') outage = false;
         });
       }
+      starting = true;
       try {
         await Promise.all([pub.connect(), sub.connect()]);
         await sub.subscribe(channel);
@@ -129,7 +137,11 @@ export function redisBackplane(options: RedisBackplaneOptions = {}): RedisBackpl
         pub.disconnect();
         sub.disconnect();
         pub = sub = null;
-        throw new Error(`wskit: cannot connect to Redis at ${redact(url)}: ${(error as Error).message}`, { cause: error });
+        // The socket's own error (ECONNREFUSED...) says more than ioredis's "Connection is closed."
+        const cause = startError ?? (error as Error);
+        throw new Error(`wskit: cannot connect to Redis at ${redact(url)}: ${cause.message}`, { cause });
+      } finally {
+        starting = false;
       }
       sub.on('messageBuffer', ((from: Buffer, bytes: Buffer) => {
         if (from.toString() !== channel) return;

@@ -6,7 +6,9 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { WebSocketServer } from 'ws';
 import { connect } from '../../src/index.js';
-import { killAll, start, startEcho, stop, waitForLine, wskit } from './cli-helpers.js';
+import { delay, freePort, skipWithoutRedis, within } from '../helpers.js';
+import { startRedis } from '../redis-server.js';
+import { hasStackTrace, killAll, start, startEcho, stop, waitForLine, wskit } from './cli-helpers.js';
 
 describe('wskit bench', { timeout: 80_000 }, () => {
   let echo: Awaited<ReturnType<typeof startEcho>>;
@@ -110,5 +112,51 @@ describe('wskit serve', { timeout: 60_000 }, () => {
     assert.equal(result.code, 1);
     assert.match(result.stderr, /^wskit serve: cannot connect to Redis at redis:\/\/127\.0\.0\.1:1/);
     assert.ok(!/\n\s+at /.test(result.stderr), result.stderr);
+  });
+
+  test('--redis: two servers share messages; a Redis outage is reported in one line and recovered from', { skip: skipWithoutRedis }, async () => {
+    const redisPort = await freePort();
+    let redis = await startRedis(redisPort);
+    try {
+      const redisUrl = `redis://127.0.0.1:${redisPort}`;
+      const one = start(['serve', '--port', '0', '--redis', redisUrl]);
+      const two = start(['serve', '--port', '0', '--redis', redisUrl]);
+      let errors = '';
+      one.stderr.on('data', (chunk: Buffer) => (errors += chunk.toString()));
+      const a = await connect(await waitForLine(one, /Listening on (ws:\/\/\S+)/));
+      const b = await connect(await waitForLine(two, /Listening on (ws:\/\/\S+)/));
+      await a.send('before');
+      assert.equal(await within(b.recv(), 5000, 'message across servers'), 'before');
+
+      redis.kill('SIGKILL');
+      await within(
+        (async () => {
+          while (!errors.includes('Redis backplane lost')) await delay(50);
+        })(),
+        10_000,
+        'outage report',
+      );
+      assert.match(errors, /^wskit: Redis backplane lost redis:\/\/127\.0\.0\.1:\d+: .+; reconnecting\n/);
+      assert.ok(!hasStackTrace(errors), errors);
+
+      redis = await startRedis(redisPort);
+      // The backplane resubscribes on its own; keep sending until the other server relays again.
+      const relayed = within(b.recv(), 15_000, 'message after Redis came back');
+      let sending = true;
+      void (async () => {
+        while (sending) {
+          await a.send('after');
+          await delay(200);
+        }
+      })();
+      assert.equal(await relayed, 'after');
+      sending = false;
+      await a.close();
+      await b.close();
+      await stop(one);
+      await stop(two);
+    } finally {
+      redis.kill('SIGKILL');
+    }
   });
 });

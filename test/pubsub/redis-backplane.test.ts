@@ -5,6 +5,7 @@ import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { connect, redisBackplane, serve, type Connection, type Message } from '../../src/index.js';
 import { delay, freePort, skipWithoutRedis, within } from '../helpers.js';
+import { startRedis as startRedisServer } from '../redis-server.js';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/redis-node.ts', import.meta.url));
 const children = new Set<ChildProcess>();
@@ -34,31 +35,8 @@ function track(child: ChildProcess): ChildProcess {
   return child;
 }
 
-/** Sends PING over a raw socket until Redis answers +PONG. */
-async function waitForRedis(port: number, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const socket = net.connect(port, '127.0.0.1');
-      socket.once('error', () => resolve(false));
-      socket.once('data', (data) => {
-        socket.destroy();
-        resolve(data.toString().startsWith('+PONG'));
-      });
-      socket.write('PING\r\n');
-    });
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`redis-server on port ${port} did not start`);
-    await delay(50);
-  }
-}
-
-async function startRedis(port: number): Promise<ChildProcess> {
-  const redis = track(
-    spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' }),
-  );
-  await waitForRedis(port);
-  return redis;
+function startRedis(port: number): Promise<ChildProcess> {
+  return startRedisServer(port, track);
 }
 
 async function startNode(redisUrl: string): Promise<{ child: ChildProcess; url: string }> {
