@@ -4,7 +4,7 @@
  *
  *   node --import tsx examples/chat.ts        (PORT=0 picks a free port)
  */
-import { router, serve, type Connection } from '../src/index.js';
+import { router, serve, type Connection } from 'wskit';
 
 const chat = async (ws: Connection): Promise<void> => {
   const room = `room:${ws.params.room}`;

@@ -4,7 +4,7 @@
  *
  *   node --import tsx examples/clock.ts       (PORT=0 picks a free port; TICK_MS changes the period)
  */
-import { broadcast, serve } from '../src/index.js';
+import { broadcast, serve } from 'wskit';
 
 const server = await serve(async (ws) => {
   await ws.send(new Date().toISOString()); // right away, then with everyone

@@ -10,7 +10,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { attach } from '../src/index.js';
+import { attach } from 'wskit';
 
 const page = readFileSync(new URL('./counter.html', import.meta.url));
 let value = 0;

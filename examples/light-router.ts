@@ -5,7 +5,7 @@
  *
  *   node --import tsx examples/light-router.ts   (PORT=0 picks a free port)
  */
-import { router, serve } from '../src/index.js';
+import { router, serve } from 'wskit';
 
 let light: 'on' | 'off' = 'off';
 

@@ -7,7 +7,7 @@
  * The default URL is a SensorServer accelerometer stream
  * (ws://127.0.0.1:8080/sensor/connect?type=android.sensor.accelerometer).
  */
-import { connect, type Connection } from '../src/index.js';
+import { connect, type Connection } from 'wskit';
 
 const url = process.argv[2] ?? 'ws://127.0.0.1:8080/sensor/connect?type=android.sensor.accelerometer';
 const initialDelay = Number(process.argv[3] ?? 5000);
