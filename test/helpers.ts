@@ -1,6 +1,6 @@
 /** Shared test utilities: real servers on loopback, and external tools that may be missing. */
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { serve, type Handler, type Server, type ServerOptions } from '../src/index.js';
 
@@ -53,13 +53,37 @@ export const echo: Handler = async (ws) => {
   for await (const message of ws) await ws.send(message);
 };
 
-/** A free TCP port on 127.0.0.1. */
+/**
+ * A free TCP port on 127.0.0.1 for a server the test will (re)start on it. It is taken below the kernel's ephemeral
+ * range: a port from that range can be handed to any outgoing connection (another test's, or a reconnecting client
+ * connecting to itself) in the moment between a server's death and its restart, and the restart then fails with
+ * EADDRINUSE.
+ */
 export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
+  const low = ephemeralLow();
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = 10_000 + Math.floor(Math.random() * (low - 10_000));
+    if (await canListen(port)) return port;
+  }
+  throw new Error(`no free port found between 10000 and ${low}`);
+}
+
+function ephemeralLow(): number {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    if (low > 11_000) return low;
+  } catch {
+    // not Linux: the IANA range starts at 49152
+  }
+  return 32_768;
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
 }
 
 /** Resolves after `ms` milliseconds. */

@@ -1,6 +1,7 @@
 /** A wskit server in a child process (fixtures/reconnect-server.ts) that tests can kill, freeze and restart. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '../helpers.js';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/reconnect-server.ts', import.meta.url));
 const live = new Set<ChildServer>();
@@ -14,9 +15,10 @@ export class ChildServer {
     readonly exited: Promise<void>,
   ) {}
 
-  /** Starts the fixture on `port` (0: any) and resolves with its port once it listens. */
+  /** Starts the fixture on `port` (0: a free one it can be restarted on) and resolves with its port once it listens. */
   static async start(port: number, mode = 'echo'): Promise<{ server: ChildServer; port: number }> {
-    const child = spawn(process.execPath, ['--import', 'tsx', FIXTURE, String(port), mode], {
+    const chosen = port === 0 ? await freePort() : port;
+    const child = spawn(process.execPath, ['--import', 'tsx', FIXTURE, String(chosen), mode], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
