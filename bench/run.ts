@@ -1,7 +1,7 @@
 /**
- * `npm run bench`: wskit against ws 8 (no add-ons), side by side, same driver.
+ * `npm run bench`: wskit against ws 8 without and with its native add-on bufferutil, side by side, same driver.
  *
- *   npm run bench -- [--quick] [--json] [--runs N] [--only echo,latency,...] [--servers wskit,ws]
+ *   npm run bench -- [--quick] [--json] [--runs N] [--only echo,latency,...] [--servers wskit,ws,ws-bufferutil]
  *
  * For each run, for each scenario, for each server (order rotated per run): a
  * fresh server (bench/server.ts) pinned to CPU 0, the C driver (bench/driver.c,
@@ -94,9 +94,19 @@ const quick = flag('--quick');
 const json = flag('--json');
 const runs = Number(value('--runs') ?? (quick ? 1 : 3));
 const only = value('--only')?.split(',');
-const servers = (value('--servers') ?? 'wskit,ws').split(',');
+const hasBufferutil = ((): boolean => {
+  try {
+    createRequire(join(root, 'package.json'))('bufferutil');
+    return true;
+  } catch {
+    return false;
+  }
+})();
+// ws with its optional native add-on is the column users of `ws` in production compare against.
+const servers = (value('--servers') ?? (hasBufferutil ? 'wskit,ws,ws-bufferutil' : 'wskit,ws')).split(',');
 const scenarios = SCENARIOS.filter((s) => !only || only.includes(s.name));
 const notes: string[] = [];
+if (!hasBufferutil && value('--servers') === undefined) notes.push('ws-bufferutil column skipped: bufferutil does not load here');
 const log = (line: string): void => {
   process.stderr.write(`${line}\n`);
 };
@@ -139,12 +149,6 @@ const canPin = availableParallelism() >= 2 && spawnSync('taskset', ['-c', '0', '
 if (!canPin) notes.push('taskset unavailable or one CPU: server and driver are not pinned');
 const pin = (cpu: number, command: string[]): string[] => (canPin ? ['taskset', '-c', String(cpu), ...command] : command);
 
-try {
-  createRequire(join(root, 'package.json')).resolve('bufferutil');
-  notes.push('bufferutil is installed but the ws+bufferutil column is not measured by this script');
-} catch {
-  notes.push('ws + bufferutil column skipped: bufferutil is not installed (not npm-installed here on purpose)');
-}
 
 // ---------------------------------------------------------------- running
 

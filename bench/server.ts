@@ -1,15 +1,17 @@
 /**
- * The benchmark's servers: `wskit` or `ws` (8, no add-ons) with the same endpoints.
+ * The benchmark's servers: `wskit`, `ws` (8, no add-ons) or `ws-bufferutil` (8 with its native masking add-on),
+ * with the same endpoints.
  * Echo on any path; on `/broadcast` every message from any client goes to all
  * `/broadcast` clients, the sender included.
  *
- *   node --import tsx bench/server.ts [wskit|ws] [--deflate]
+ *   node --import tsx bench/server.ts [wskit|ws|ws-bufferutil] [--deflate]
  *
  * Listens on $HOST:$PORT (default 127.0.0.1:8765) and prints `listening <port>`.
  * Runs in the foreground so its PID is the one measured (also by the neutral
  * harness in /work/shared/bench: `node --import tsx /path/to/bench/server.ts`).
  */
 import { createServer } from 'node:http';
+import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { broadcast, serve, type Connection, type ServerOptions } from '../src/index.js';
 
@@ -44,7 +46,10 @@ async function startWskit(): Promise<void> {
   ready(server.address());
 }
 
-async function startWs(): Promise<void> {
+async function startWs(withBufferutil: boolean): Promise<void> {
+  // ws picks bufferutil up by itself when it is installed; this variable, read when ws loads, is its switch.
+  if (withBufferutil) createRequire(import.meta.url)('bufferutil');
+  else process.env.WS_NO_BUFFER_UTIL = '1';
   const { WebSocketServer, WebSocket } = await import('ws');
   const wss = new WebSocketServer({ noServer: true, perMessageDeflate: deflate, maxPayload: 64 * 1024 * 1024, clientTracking: false });
   const room = new Set<InstanceType<typeof WebSocket>>();
@@ -71,7 +76,8 @@ async function startWs(): Promise<void> {
 
 process.on('SIGTERM', () => process.exit(0));
 process.on('SIGINT', () => process.exit(0));
-if (impl === 'ws') await startWs();
+if (impl === 'ws') await startWs(false);
+else if (impl === 'ws-bufferutil') await startWs(true);
 else if (impl === 'wskit') await startWskit();
 else {
   process.stderr.write(`unknown server ${impl}\n`);
