@@ -28,6 +28,13 @@ export interface Backplane {
   start(deliver: (message: BackplaneMessage) => void): Promise<void>;
   /** Sends a message to the other nodes (never back to this one). */
   publish(message: BackplaneMessage): void;
+  /**
+   * The Hub calls this when `topic` gets its first subscriber on this node, so a backplane that can route by topic
+   * (Redis: a channel per topic) receives only the topics this node has subscribers to. Optional.
+   */
+  follow?(topic: string): void;
+  /** The Hub calls this when `topic` loses its last subscriber on this node. Optional. */
+  unfollow?(topic: string): void;
   /** Disconnects. */
   close(): Promise<void>;
 }

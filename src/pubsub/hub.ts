@@ -60,7 +60,10 @@ export class Hub {
     }
     topics.add(topic);
     let subscribers = this.topicMap.get(topic);
-    if (subscribers === undefined) this.topicMap.set(topic, (subscribers = new Set()));
+    if (subscribers === undefined) {
+      this.topicMap.set(topic, (subscribers = new Set()));
+      this.backplane?.follow?.(topic);
+    }
     subscribers.add(ws);
     return true;
   }
@@ -70,11 +73,7 @@ export class Hub {
     const topics = this.byConnection.get(ws);
     if (topics === undefined || !topics.delete(topic)) return false;
     if (topics.size === 0) this.byConnection.delete(ws);
-    const subscribers = this.topicMap.get(topic);
-    if (subscribers !== undefined) {
-      subscribers.delete(ws);
-      if (subscribers.size === 0) this.topicMap.delete(topic);
-    }
+    this.leave(topic, ws);
     return true;
   }
 
@@ -83,12 +82,15 @@ export class Hub {
     const topics = this.byConnection.get(ws);
     if (topics === undefined) return;
     this.byConnection.delete(ws);
-    for (const topic of topics) {
-      const subscribers = this.topicMap.get(topic);
-      if (subscribers === undefined) continue;
-      subscribers.delete(ws);
-      if (subscribers.size === 0) this.topicMap.delete(topic);
-    }
+    for (const topic of topics) this.leave(topic, ws);
+  }
+
+  /** Removes `ws` from the subscribers of `topic`, dropping the topic when it was the last. */
+  private leave(topic: string, ws: Connection): void {
+    const subscribers = this.topicMap.get(topic);
+    if (subscribers === undefined || !subscribers.delete(ws) || subscribers.size > 0) return;
+    this.topicMap.delete(topic);
+    this.backplane?.unfollow?.(topic);
   }
 
   /** Whether `ws` is subscribed to `topic`. */

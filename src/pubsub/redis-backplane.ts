@@ -1,14 +1,16 @@
 /**
- * A Redis pub/sub backplane: every node publishes envelopes on one Redis
- * channel and subscribes to it on a second, dedicated connection.
+ * A Redis pub/sub backplane: a topic's publishes travel on the Redis channel
+ * `<channel>:<topic>`, and each node subscribes (on a second, dedicated
+ * connection) to the channels of the topics it has local subscribers to, so
+ * Redis sends a node only what it can deliver.
  *
  * - `ioredis` is loaded lazily (dynamic import) when the backplane starts, so
  *   wskit itself does not depend on it; install it to use this backplane.
  * - Each envelope carries the sender's node id; a node drops its own (it has
  *   already delivered them locally), so there is no echo and no loop.
  * - Envelopes are binary (see `encodeEnvelope`): binary messages cross as is.
- * - After Redis restarts, ioredis reconnects and resubscribes; local
- *   subscriptions live in the Hub and are untouched. Publishes made while
+ * - After Redis restarts, ioredis reconnects and the node subscribes again to
+ *   its topics' channels; local subscriptions live in the Hub and are untouched. Publishes made while
  *   Redis is unreachable reach this node's subscribers only (Redis pub/sub is
  *   at-most-once) and are counted in `dropped`.
  * - If Redis cannot be reached when the server starts, `serve()` rejects with
@@ -21,7 +23,7 @@ import { decodeEnvelope, encodeEnvelope, type Backplane, type BackplaneMessage }
 export interface RedisBackplaneOptions {
   /** Redis URL, e.g. `redis://127.0.0.1:6379/0`. Default `redis://127.0.0.1:6379`. */
   url?: string;
-  /** The Redis channel shared by the nodes. Default `'wskit'`. */
+  /** Prefix of the Redis channels: topic `t` travels on `<channel>:t`. Nodes share topics when they share it. Default `'wskit'`. */
   channel?: string;
   /** This node's identity. Default a random UUID. */
   nodeId?: string;
@@ -47,7 +49,8 @@ export interface RedisBackplane extends Backplane {
 interface RedisClientLike {
   status: string;
   connect(): Promise<void>;
-  subscribe(channel: string): Promise<unknown>;
+  subscribe(...channels: string[]): Promise<unknown>;
+  unsubscribe(...channels: string[]): Promise<unknown>;
   publish(channel: string, message: Buffer): Promise<unknown>;
   on(event: string, listener: (...args: never[]) => void): unknown;
   quit(): Promise<unknown>;
@@ -88,6 +91,13 @@ export function redisBackplane(options: RedisBackplaneOptions = {}): RedisBackpl
   let dropped = 0;
   let outage = false;
   let closing = false;
+  const prefix = `${channel}:`;
+  const channelOf = (topic: string): string => prefix + topic;
+  // Topics with local subscribers, kept by the Hub through follow/unfollow, even before start or while Redis is down.
+  const followed = new Set<string>();
+  const subscribeFollowed = (): void => {
+    if (sub?.status === 'ready' && followed.size > 0) sub.subscribe(...[...followed].map(channelOf)).catch(noop);
+  };
 
   // While start() runs, errors are kept for its own rejection rather than reported as an outage.
   let starting = false;
@@ -128,10 +138,15 @@ export function redisBackplane(options: RedisBackplaneOptions = {}): RedisBackpl
           if (outage && pub?.status === 'ready' && sub?.status === 'ready') outage = false;
         });
       }
+      // ioredis resubscribes by itself after a reconnection, but not to channels whose SUBSCRIBE failed while Redis
+      // was down: subscribing again to the whole set (idempotent in Redis) covers those.
+      sub.on('ready', () => {
+        if (!starting) subscribeFollowed();
+      });
       starting = true;
       try {
         await Promise.all([pub.connect(), sub.connect()]);
-        await sub.subscribe(channel);
+        if (followed.size > 0) await sub.subscribe(...[...followed].map(channelOf));
       } catch (error) {
         closing = true;
         pub.disconnect();
@@ -144,7 +159,7 @@ export function redisBackplane(options: RedisBackplaneOptions = {}): RedisBackpl
         starting = false;
       }
       sub.on('messageBuffer', ((from: Buffer, bytes: Buffer) => {
-        if (from.toString() !== channel) return;
+        if (!from.toString().startsWith(prefix)) return;
         const envelope = decodeEnvelope(bytes);
         if (envelope === null || envelope.nodeId === nodeId) return;
         deliver(envelope.message);
@@ -155,10 +170,20 @@ export function redisBackplane(options: RedisBackplaneOptions = {}): RedisBackpl
         dropped++;
         return;
       }
-      pub.publish(channel, encodeEnvelope(nodeId, message)).catch((error: Error) => {
+      pub.publish(channelOf(message.topic), encodeEnvelope(nodeId, message)).catch((error: Error) => {
         dropped++;
         report(error);
       });
+    },
+    follow(topic: string): void {
+      if (followed.has(topic)) return;
+      followed.add(topic);
+      // While Redis is down the 'ready' handler subscribes to the whole set.
+      if (sub?.status === 'ready') sub.subscribe(channelOf(topic)).catch(noop);
+    },
+    unfollow(topic: string): void {
+      if (!followed.delete(topic)) return;
+      if (sub?.status === 'ready') sub.unsubscribe(channelOf(topic)).catch(noop);
     },
     async close(): Promise<void> {
       closing = true;
@@ -174,3 +199,5 @@ export function redisBackplane(options: RedisBackplaneOptions = {}): RedisBackpl
     },
   };
 }
+
+function noop(): void {}

@@ -166,6 +166,66 @@ describe('Redis backplane', { skip: skipWithoutRedis }, () => {
     }
   });
 
+  it("a node subscribes in Redis to exactly its topics' channels, also to topics joined while Redis was down", async () => {
+    const port = await freePort();
+    const url = `redis://127.0.0.1:${port}`;
+    let redis = await startRedis(port);
+    // Each client message is a command: `+topic` subscribes, `-topic` unsubscribes.
+    const handler = async (ws: Connection): Promise<void> => {
+      for await (const message of ws) {
+        const text = String(message);
+        if (text.startsWith('+')) ws.subscribe(text.slice(1));
+        else if (text.startsWith('-')) ws.unsubscribe(text.slice(1));
+        await ws.send(`ok ${text}`);
+      }
+    };
+    const one = await serve(handler, { host: '127.0.0.1', port: 0, backplane: redisBackplane({ url, logger: null }) });
+    const two = await serve(handler, { host: '127.0.0.1', port: 0, backplane: redisBackplane({ url, logger: null }) });
+    const { Redis } = await import('ioredis');
+    let admin = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+    const channels = async (): Promise<string[]> => ((await admin.pubsub('CHANNELS', 'wskit:*')) as string[]).sort();
+    const until = async (expected: string[], what: string): Promise<void> => {
+      const deadline = Date.now() + 10_000;
+      let seen: string[] = [];
+      while (JSON.stringify((seen = await channels().catch(() => []))) !== JSON.stringify(expected)) {
+        if (Date.now() > deadline) assert.fail(`${what}: expected channels ${JSON.stringify(expected)}, Redis has ${JSON.stringify(seen)}`);
+        await delay(50);
+      }
+    };
+    const command = async (ws: Connection, text: string): Promise<void> => {
+      await ws.send(text);
+      assert.equal(await within(ws.recv(), 5000, text), `ok ${text}`);
+    };
+    try {
+      await admin.connect();
+      const a = await connect(one.url);
+      await command(a, '+news');
+      await command(a, '+sport');
+      await until(['wskit:news', 'wskit:sport'], 'two topics');
+      await command(a, '-news');
+      await until(['wskit:sport'], 'after unsubscribing');
+      await a.close();
+      await until([], 'after the only subscriber left');
+
+      redis.kill('SIGKILL');
+      await new Promise((resolve) => redis.once('exit', resolve));
+      admin.disconnect();
+      const b = await connect(one.url);
+      await command(b, '+weather'); // joined while Redis is down
+      redis = await startRedis(port);
+      admin = new Redis(url, { maxRetriesPerRequest: 1 });
+      await until(['wskit:weather'], 'after the Redis restart');
+      two.publish('weather', 'rain');
+      assert.equal(await within(b.recv(), 5000, 'a publish from the other node'), 'rain');
+      await b.close();
+    } finally {
+      admin.disconnect();
+      await one.close();
+      await two.close();
+      await kill(redis);
+    }
+  });
+
   it('serve() rejects with a clear error when Redis is unreachable at start', async () => {
     const port = await freePort();
     await assert.rejects(
