@@ -217,7 +217,9 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
     if (typeof data === 'string' || data instanceof Uint8Array) payload = data;
     else if (data instanceof ArrayBuffer) payload = new Uint8Array(data);
     else if (ArrayBuffer.isView(data)) payload = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-    else return this.sendFragmented(data);
+    else if (isIterable(data)) return this.sendFragmented(data);
+    // Plain JavaScript callers get told what was wrong, not "chunks is not async iterable".
+    else return Promise.reject(new TypeError(`send() takes a string, bytes or an (async) iterable of them, not ${describe(data)}`));
     const binary = typeof payload !== 'string';
     if (this.codec !== null || this.outbound !== null) return this.sendThroughCodec(payload, binary);
     if (binary) this.protocol.sendBinary(payload as Uint8Array);
@@ -274,6 +276,9 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
     let pending: string | Uint8Array | null = null;
     let first = true;
     for await (const chunk of chunks as AsyncIterable<string | Uint8Array>) {
+      if (typeof chunk !== 'string' && !(chunk instanceof Uint8Array)) {
+        throw new TypeError(`a fragmented message's chunks are strings or Uint8Arrays, not ${describe(chunk)}`);
+      }
       const chunkOpcode = typeof chunk === 'string' ? Opcode.TEXT : Opcode.BINARY;
       if (messageOpcode === -1) messageOpcode = chunkOpcode;
       else if (messageOpcode !== chunkOpcode) throw new TypeError('all chunks of a fragmented message must be of one type');
@@ -346,20 +351,23 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
    */
   ping(data?: string | Uint8Array): Promise<number> {
     if (this.protocol.state !== State.OPEN) return Promise.reject(this.closedError());
-    let payload: Buffer;
+    let payload: Buffer | TypeError;
     if (data === undefined) {
       payload = Buffer.allocUnsafe(4);
       globalThis.crypto.getRandomValues(payload);
     } else {
-      payload = typeof data === 'string' ? Buffer.from(data) : toBuffer(data);
+      payload = controlPayload('ping', data);
     }
+    if (payload instanceof TypeError) return Promise.reject(payload);
     return this.keepalive.ping(payload);
   }
 
   /** Sends an unsolicited pong (a one-way heartbeat). */
   pong(data: string | Uint8Array = Buffer.alloc(0)): Promise<void> {
     if (this.protocol.state !== State.OPEN) return Promise.reject(this.closedError());
-    this.protocol.sendPong(typeof data === 'string' ? Buffer.from(data) : data);
+    const payload = controlPayload('pong', data);
+    if (payload instanceof TypeError) return Promise.reject(payload);
+    this.protocol.sendPong(payload);
     return this.drained();
   }
 
@@ -681,6 +689,25 @@ class MessageIterator implements AsyncIterator<Message> {
 
 function toBuffer(data: Uint8Array): Buffer {
   return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+}
+
+/** A ping's or pong's payload as bytes; a TypeError naming the call for anything but a string or bytes. */
+function controlPayload(call: string, data: unknown): Buffer | TypeError {
+  if (typeof data === 'string') return Buffer.from(data);
+  if (data instanceof Uint8Array) return toBuffer(data);
+  return new TypeError(`${call}() takes a string or a Uint8Array, not ${describe(data)}`);
+}
+
+function isIterable(value: unknown): value is Iterable<string | Uint8Array> | AsyncIterable<string | Uint8Array> {
+  if (value === null || typeof value !== 'object') return false;
+  const candidate = value as { [Symbol.iterator]?: unknown; [Symbol.asyncIterator]?: unknown };
+  return typeof candidate[Symbol.iterator] === 'function' || typeof candidate[Symbol.asyncIterator] === 'function';
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (typeof value === 'object') return `an object (${value.constructor?.name ?? 'no prototype'})`;
+  return `a ${typeof value}`;
 }
 
 // Listeners are shared functions, not per-connection closures (memory per idle connection).

@@ -23,6 +23,9 @@ export function parseClosePayload(payload: Buffer): ClosePayload {
 
 /** Serializes a close payload; 1005 means "no status" and gives an empty payload. */
 export function serializeClosePayload(code: number, reason: string): Buffer {
+  // Checked before any allocation: bytes of a typed array passed as the reason must never reach the wire
+  // (ws's CVE-2026-45736 sent uninitialised memory that way).
+  if (typeof reason !== 'string') throw new TypeError(`close reason must be a string, not ${reason === null ? 'null' : typeof reason}`);
   if (code === 1005) {
     if (reason !== '') throw new TypeError('a close without a status code cannot carry a reason');
     return Buffer.alloc(0);

@@ -17,6 +17,7 @@ import {
   InvalidStatus,
   type HttpResponse,
   Server,
+  State,
   type Connection,
 } from '../../src/index.js';
 import { echo, rawExchange, startServer, within } from '../helpers.js';
@@ -274,6 +275,34 @@ describe('handshake rejects seen by a raw TCP client', { timeout: 20_000 }, () =
       assert.match(text, /\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK\+xOo=\r\n/i);
       socket.destroy();
     } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('arguments of the wrong type (plain JavaScript callers)', { timeout: 20_000 }, () => {
+  it('are rejected with a TypeError naming the call, nothing is sent, and the connection stays usable', async () => {
+    const server = await startServer(echo);
+    const ws = await connect(server.url);
+    try {
+      const untyped = ws as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+      await assert.rejects(untyped.send!.call(ws, 50), { name: 'TypeError', message: /^send\(\) takes .* not a number$/ });
+      await assert.rejects(untyped.send!.call(ws, { a: 1 }), { name: 'TypeError', message: /^send\(\) takes .* not an object \(Object\)$/ });
+      await assert.rejects(untyped.send!.call(ws, [new Float32Array(2)].values()), { name: 'TypeError', message: /chunks are strings or Uint8Arrays/ });
+      await assert.rejects(untyped.ping!.call(ws, 50), { name: 'TypeError', message: /^ping\(\) takes a string or a Uint8Array, not a number$/ });
+      await assert.rejects(untyped.pong!.call(ws, {}), { name: 'TypeError', message: /^pong\(\) takes/ });
+      // ws's CVE-2026-45736: a typed array as the close reason put uninitialised memory on the wire.
+      await assert.rejects(untyped.close!.call(ws, 1000, new Float32Array(8)), { name: 'TypeError', message: /close reason must be a string/ });
+      assert.equal(ws.readyState, State.OPEN);
+
+      // Any typed array is binary: exactly the bytes of its view, offset and length respected.
+      const backing = new Float32Array([1.5, -2.25, 3.125, 4]);
+      const view = new Float32Array(backing.buffer, 4, 2);
+      await ws.send(view);
+      assert.deepEqual(await within(ws.recv(), 5000, 'echo'), Buffer.from(backing.buffer, 4, 8));
+      assert.equal(typeof (await ws.ping('still alive')), 'number');
+    } finally {
+      await ws.close();
       await server.close();
     }
   });
