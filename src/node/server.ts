@@ -5,17 +5,20 @@ import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import { formatExtensions, type ExtensionOffer } from '../protocol/extension-header.js';
 import {
-  acceptResponse,
+  acceptResponseText,
   splitTarget,
   UPGRADE_REQUIRED_HEADERS,
   validateUpgradeRequest,
+  type RequestTarget,
   type UpgradeRequest,
 } from '../protocol/handshake.js';
 import {
+  DEFAULT_HTTP_LIMITS,
   HttpHeadError,
   HttpHeadReader,
   HttpHeaders,
   parseRequestHead,
+  readRequestHead,
   serializeResponse,
   type HttpLimits,
   type HttpRequestHead,
@@ -28,6 +31,7 @@ import type { Backplane } from '../pubsub/backplane.js';
 import type { BroadcastData, BroadcastOptions, BroadcastResult } from '../pubsub/broadcast.js';
 import { Hub } from '../pubsub/hub.js';
 import type { MessageCodec, ServerExtension } from './message-codec.js';
+import { PendingHandshakes } from './pending-handshakes.js';
 import { IncomingRequest } from './request-info.js';
 import type { ConnectionOptions, RequestInfo } from './types.js';
 
@@ -72,7 +76,7 @@ export interface ServerOptions extends ConnectionOptions, AdmissionLimits {
   extensions?: ServerExtension[];
   /** permessage-deflate (RFC 7692): on by default, `false` to turn off, or settings (see {@link CompressionOptions}). */
   compression?: CompressionOption;
-  /** Time allowed from TCP accept to the end of the handshake, in ms. Default 10,000. */
+  /** Time allowed from TCP accept to the end of the handshake, in ms (checked about every second, or every quarter of it if shorter). Default 10,000. */
   handshakeTimeout?: number;
   /** Limits on the HTTP request head. */
   httpLimits?: HttpLimits;
@@ -93,7 +97,10 @@ export class Server implements ConnectionOwner {
   readonly connections = new Set<Connection>();
   private readonly handler: Handler;
   private readonly options: ServerOptions;
-  private readonly pending = new Set<Duplex>();
+  private readonly pending: PendingHandshakes;
+  private readonly httpLimits: Required<HttpLimits>;
+  /** Whether admission needs each client's IP: else `getpeername` waits until someone reads `remoteAddress`. */
+  private readonly needsAddress: boolean;
   private listener: net.Server | null = null;
   private closing = false;
   private readonly admission: Admission;
@@ -104,6 +111,9 @@ export class Server implements ConnectionOwner {
     this.handler = handler;
     this.options = { ...options, extensions: serverExtensionsWithCompression(options.compression, options.extensions) };
     this.admission = new Admission(options);
+    this.needsAddress = this.admission.counting;
+    this.pending = new PendingHandshakes(options.handshakeTimeout ?? 10_000);
+    this.httpLimits = { ...DEFAULT_HTTP_LIMITS, ...options.httpLimits };
     this.hub = new Hub({ backplane: options.backplane, broadcast: options.broadcast, logger: options.logger });
   }
 
@@ -195,23 +205,22 @@ export class Server implements ConnectionOwner {
       version: `HTTP/${request.httpVersion}`,
       headers,
     };
-    if (!this.admit(socket, request.socket.remoteAddress)) return;
+    if (!this.admit(socket, this.needsAddress ? request.socket.remoteAddress : undefined)) return;
     this.trackPending(socket);
-    const timer = this.handshakeTimer(socket);
-    void this.upgrade(socket, requestHead, head, request.socket.remoteAddress, timer);
+    void this.upgrade(socket, requestHead, head, request.socket, true);
   }
 
   /**
    * Counts a socket as a handshake in progress until it closes or is upgraded.
    * The close listener is a shared function, not a closure: a closure here would
-   * share its scope with the handshake's and keep the head reader, timer and
+   * share its scope with the handshake's and keep the head reader and
    * request bytes alive for the connection's whole life (memory per idle connection).
    */
   private trackPending(socket: Duplex): void {
     this.pending.add(socket);
     (socket as PendingSocket)[kPendingServer] = this;
     socket.on('error', noop);
-    socket.once('close', onPendingClose);
+    socket.on('close', onPendingClose);
   }
 
   /** @internal The handshake of `socket` is over (upgraded, refused, or the socket closed). */
@@ -224,49 +233,53 @@ export class Server implements ConnectionOwner {
     }
   }
 
-  private handshakeTimer(socket: Duplex): NodeJS.Timeout {
-    const timer = setTimeout(() => socket.destroy(), this.options.handshakeTimeout ?? 10_000);
-    timer.unref();
-    return timer;
-  }
-
   private acceptSocket(socket: net.Socket): void {
     if (this.closing) {
       socket.destroy();
       return;
     }
-    if (!this.admit(socket, socket.remoteAddress)) return;
+    if (!this.admit(socket, this.needsAddress ? socket.remoteAddress : undefined)) return;
     this.trackPending(socket);
-    const timer = this.handshakeTimer(socket);
-    const reader = new HttpHeadReader(true, this.options.httpLimits);
+    // Made only for a head that arrives in pieces: a whole head is read and parsed in one pass.
+    let reader: HttpHeadReader | null = null;
     const onData = (chunk: Buffer): void => {
-      let complete: { head: Buffer; rest: Buffer } | null;
       let head: HttpRequestHead;
+      let rest: Buffer;
       try {
-        complete = reader.push(chunk);
-        if (complete === null) return;
-        socket.pause();
-        socket.off('data', onData);
-        head = parseRequestHead(complete.head);
+        const whole = reader === null ? readRequestHead(chunk, this.httpLimits) : null;
+        if (whole !== null) {
+          head = whole.head;
+          rest = whole.rest;
+        } else {
+          reader ??= new HttpHeadReader(true, this.httpLimits);
+          const complete = reader.push(chunk);
+          if (complete === null) return;
+          head = parseRequestHead(complete.head);
+          rest = complete.rest;
+        }
       } catch (error) {
         socket.off('data', onData);
-        this.reject(socket, error as Error, timer);
+        this.reject(socket, error as Error);
         return;
       }
-      void this.upgrade(socket, head, complete.rest, socket.remoteAddress, timer);
+      socket.off('data', onData);
+      // Bytes arriving while a processRequest hook runs must wait for the connection; without
+      // one the connection takes over the socket in this same call, and nothing can arrive between.
+      const paused = this.options.processRequest !== undefined;
+      if (paused) socket.pause();
+      void this.upgrade(socket, head, rest, socket, paused);
     };
     socket.on('data', onData);
   }
 
-  private reject(socket: Duplex, error: Error, timer: NodeJS.Timeout): void {
+  private reject(socket: Duplex, error: Error): void {
     const status = error instanceof HttpHeadError ? error.status : 400;
     const headers: Array<[string, string]> = [['Content-Type', 'text/plain; charset=utf-8'], ['Connection', 'close']];
     if (status === 426) headers.push(...UPGRADE_REQUIRED_HEADERS);
-    this.respond(socket, { status, headers, body: `Failed to open a WebSocket connection: ${error.message}.\n` }, timer);
+    this.respond(socket, { status, headers, body: `Failed to open a WebSocket connection: ${error.message}.\n` });
   }
 
-  private respond(socket: Duplex, response: HttpResponse, timer: NodeJS.Timeout): void {
-    clearTimeout(timer);
+  private respond(socket: Duplex, response: HttpResponse): void {
     this.forgetPending(socket);
     const headers = Array.isArray(response.headers) ? response.headers : Object.entries(response.headers ?? {});
     if (!headers.some(([name]) => name.toLowerCase() === 'connection')) headers.push(['Connection', 'close']);
@@ -284,35 +297,37 @@ export class Server implements ConnectionOwner {
     socket: Duplex,
     head: HttpRequestHead,
     rest: Buffer,
-    remoteAddress: string | undefined,
-    timer: NodeJS.Timeout,
+    peer: { remoteAddress?: string },
+    paused: boolean,
   ): Promise<void> {
     const options = this.options;
     let request: RequestInfo;
+    let target: RequestTarget;
     let upgrade: UpgradeRequest;
     let route: RouteMatch | null;
     try {
-      request = new IncomingRequest(splitTarget(head.target).path, head.target, head.headers, remoteAddress);
+      target = splitTarget(head.target);
+      request = new IncomingRequest(target.path, head.target, head.headers, peer);
       if (options.processRequest) {
         const response = await options.processRequest(request);
         if (response) {
-          this.respond(socket, response, timer);
+          this.respond(socket, response);
           return;
         }
       }
-      upgrade = validateUpgradeRequest(head);
+      upgrade = validateUpgradeRequest(head, target);
       if (options.origins && !originAllowed(head.headers.getAll('origin'), options.origins)) {
-        this.respond(socket, { status: 403, body: 'Failed to open a WebSocket connection: origin not allowed.\n' }, timer);
+        this.respond(socket, { status: 403, body: 'Failed to open a WebSocket connection: origin not allowed.\n' });
         return;
       }
       route = options.route ? options.route(request) : { handler: this.handler, params: {} };
       if (route === null) {
-        this.respond(socket, { status: 404, body: 'Failed to open a WebSocket connection: no route for this path.\n' }, timer);
+        this.respond(socket, { status: 404, body: 'Failed to open a WebSocket connection: no route for this path.\n' });
         return;
       }
     } catch (error) {
       if (!(error instanceof HttpHeadError)) options.logger !== null && (options.logger ?? console).error(error);
-      this.reject(socket, error as Error, timer);
+      this.reject(socket, error as Error);
       return;
     }
     if (socket.destroyed || this.closing) {
@@ -338,13 +353,13 @@ export class Server implements ConnectionOwner {
         }
       }
     } catch (error) {
-      this.reject(socket, new HttpHeadError(400, (error as Error).message), timer);
+      this.reject(socket, new HttpHeadError(400, (error as Error).message));
       return;
     }
-    clearTimeout(timer);
     this.forgetPending(socket);
     socket.off('error', noop);
-    socket.write(acceptResponse(upgrade.key, protocol, answers));
+    const extensions = answers.length > 0 ? formatExtensions(answers) : '';
+    socket.write(acceptResponseText(upgrade.key, protocol, extensions), 'latin1');
     // The connection's settings, not a spread of every server option (a large object per handshake).
     const ws = new Connection(socket, 'server', {
       maxMessageSize: options.maxMessageSize,
@@ -358,12 +373,12 @@ export class Server implements ConnectionOwner {
       subprotocol: protocol,
       request,
       codec,
-      extensions: formatExtensions(answers),
+      extensions,
       head: rest,
     });
     ws.params = route.params;
     ws.hub = this.hub;
-    socket.resume();
+    if (paused) socket.resume();
     this.run(ws, route.handler);
   }
 
@@ -401,8 +416,7 @@ export class Server implements ConnectionOwner {
     this.closing = true;
     const listening = this.listener;
     const stopped = listening ? new Promise<void>((resolve) => listening.close(() => resolve())) : Promise.resolve();
-    for (const socket of this.pending) socket.destroy();
-    this.pending.clear();
+    this.pending.destroyAll();
     await Promise.all([...this.connections].map((ws) => ws.close(code, reason).catch(noop)));
     await stopped;
     await this.hub.close();

@@ -5,7 +5,15 @@
 import * as crypto from 'node:crypto';
 import { createHash, randomBytes } from 'node:crypto';
 import { formatExtensions, parseExtensions, type ExtensionOffer } from './extension-header.js';
-import { HttpHeadError, HttpHeaders, isToken, serializeResponse, type HttpRequestHead, type HttpResponseHead } from './http11.js';
+import {
+  HttpHeadError,
+  HttpHeaders,
+  isToken,
+  isValidFieldValue,
+  serializeResponse,
+  type HttpRequestHead,
+  type HttpResponseHead,
+} from './http11.js';
 import { InvalidHeader, InvalidStatus, NegotiationError } from '../errors.js';
 
 /** The GUID every Sec-WebSocket-Accept is derived with (§1.3). */
@@ -37,6 +45,8 @@ export function parseList(value: string | undefined): string[] {
 }
 
 function hasToken(value: string | undefined, token: string): boolean {
+  // The usual value is the token alone: compared without splitting the list.
+  if (value !== undefined && value.length === token.length && value.toLowerCase() === token) return true;
   return parseList(value).some((item) => item.toLowerCase() === token);
 }
 
@@ -70,30 +80,79 @@ export interface UpgradeRequest {
 /**
  * Checks a request head against §4.2.1. Throws HttpHeadError with the status
  * to answer (400, 405, 426 with the version header) when it is not a valid
- * WebSocket upgrade.
+ * WebSocket upgrade. `target`, if the caller already split `head.target`, is reused.
  */
-export function validateUpgradeRequest(head: HttpRequestHead): UpgradeRequest {
-  const { headers } = head;
+export function validateUpgradeRequest(head: HttpRequestHead, target?: RequestTarget): UpgradeRequest {
   if (head.method !== 'GET') throw new HttpHeadError(405, `WebSocket upgrade requires GET, not ${head.method}`);
   if (head.version !== 'HTTP/1.1') throw new HttpHeadError(400, 'WebSocket upgrade requires HTTP/1.1');
-  if (headers.getAll('host').length !== 1) throw new HttpHeadError(400, 'missing or repeated Host header');
-  if (!hasToken(headers.get('upgrade'), 'websocket')) throw new HttpHeadError(426, 'missing "Upgrade: websocket" header');
-  if (!hasToken(headers.get('connection'), 'upgrade')) throw new HttpHeadError(426, 'missing "Connection: Upgrade" header');
-  const keys = headers.getAll('sec-websocket-key');
-  if (keys.length !== 1 || !isValidKey(keys[0]!)) throw new HttpHeadError(400, 'missing or invalid Sec-WebSocket-Key');
-  const versions = headers.getAll('sec-websocket-version');
-  if (versions.length !== 1 || versions[0] !== '13') throw new HttpHeadError(426, 'unsupported Sec-WebSocket-Version (13 is)');
-  let extensions: ExtensionOffer[];
-  try {
-    extensions = headers.getAll('sec-websocket-extensions').flatMap(parseExtensions);
-  } catch (error) {
-    throw new HttpHeadError(400, (error as Error).message);
+  // One pass over the fields rather than a lookup (a scan) per header name; the checks below keep their order.
+  const fields = head.headers.flat;
+  let hosts = 0;
+  let upgrade = false;
+  let connection = false;
+  let keys = 0;
+  let key = '';
+  let versions = 0;
+  let version = '';
+  let extensionValues: string[] | null = null;
+  let protocolValues: string[] | null = null;
+  for (let i = 0; i < fields.length; i += 2) {
+    const name = fields[i]!;
+    const value = fields[i + 1]!;
+    switch (name.length) {
+      case 4:
+        if (isName(name, 'host')) hosts++;
+        break;
+      case 7:
+        if (!upgrade && isName(name, 'upgrade')) upgrade = hasToken(value, 'websocket');
+        break;
+      case 10:
+        if (!connection && isName(name, 'connection')) connection = hasToken(value, 'upgrade');
+        break;
+      case 17:
+        if (isName(name, 'sec-websocket-key')) {
+          keys++;
+          key = value;
+        }
+        break;
+      case 21:
+        if (isName(name, 'sec-websocket-version')) {
+          versions++;
+          version = value;
+        }
+        break;
+      case 22:
+        if (isName(name, 'sec-websocket-protocol')) (protocolValues ??= []).push(value);
+        break;
+      case 24:
+        if (isName(name, 'sec-websocket-extensions')) (extensionValues ??= []).push(value);
+        break;
+    }
   }
-  const target = splitTarget(head.target);
-  const protocols = parseList(headers.get('sec-websocket-protocol'));
+  if (hosts !== 1) throw new HttpHeadError(400, 'missing or repeated Host header');
+  if (!upgrade) throw new HttpHeadError(426, 'missing "Upgrade: websocket" header');
+  if (!connection) throw new HttpHeadError(426, 'missing "Connection: Upgrade" header');
+  if (keys !== 1 || !isValidKey(key)) throw new HttpHeadError(400, 'missing or invalid Sec-WebSocket-Key');
+  if (versions !== 1 || version !== '13') throw new HttpHeadError(426, 'unsupported Sec-WebSocket-Version (13 is)');
+  let extensions: ExtensionOffer[] = [];
+  if (extensionValues !== null) {
+    try {
+      extensions = extensionValues.flatMap(parseExtensions);
+    } catch (error) {
+      throw new HttpHeadError(400, (error as Error).message);
+    }
+  }
+  const split = target ?? splitTarget(head.target);
+  // Repeated fields are one comma-separated list (RFC 9110 §5.3).
+  const protocols = protocolValues === null ? [] : protocolValues.length === 1 ? parseList(protocolValues[0]) : parseList(protocolValues.join(', '));
   // §4.1: each subprotocol is a token; "b   x" is not two offers nor one.
   if (!protocols.every(isToken)) throw new HttpHeadError(400, 'invalid Sec-WebSocket-Protocol');
-  return new Upgrade(head, target, keys[0]!, protocols, extensions);
+  return new Upgrade(head, split, key, protocols, extensions);
+}
+
+/** Whether header name `name` is `key` (lowercase) in any case; the caller compared lengths. */
+function isName(name: string, key: string): boolean {
+  return name === key || name.toLowerCase() === key;
 }
 
 class Upgrade implements UpgradeRequest {
@@ -170,6 +229,25 @@ export function acceptResponse(
   if (extensions.length > 0) headers.push(['Sec-WebSocket-Extensions', formatExtensions(extensions)]);
   for (const header of extraHeaders) headers.push(header);
   return serializeResponse(101, headers);
+}
+
+const ACCEPT_HEAD = 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ';
+
+/**
+ * The 101 response of {@link acceptResponse} as one latin1 string, for a single
+ * socket write: the constant part is precomputed, and `extensions` is the
+ * `Sec-WebSocket-Extensions` value already formatted ('' for none).
+ */
+export function acceptResponseText(key: string, protocol: string | null, extensions: string): string {
+  let head = ACCEPT_HEAD + computeAccept(key);
+  if (protocol !== null) head += `\r\nSec-WebSocket-Protocol: ${checkedValue(protocol)}`;
+  if (extensions !== '') head += `\r\nSec-WebSocket-Extensions: ${checkedValue(extensions)}`;
+  return head + '\r\n\r\n';
+}
+
+function checkedValue(value: string): string {
+  if (!isValidFieldValue(value)) throw new TypeError('invalid response header value');
+  return value;
 }
 
 /** What the client asks for in its upgrade request. */

@@ -94,6 +94,11 @@ export class HttpHeaders {
     return false;
   }
 
+  /** @internal Names and values alternating, in the order received: one scan instead of a lookup per name. */
+  get flat(): readonly string[] {
+    return this.list;
+  }
+
   /** Number of field lines. */
   get size(): number {
     return this.list.length >> 1;
@@ -206,7 +211,8 @@ export function isToken(s: string): boolean {
   return true;
 }
 
-function isValidFieldValue(s: string): boolean {
+/** Whether `s` may be sent as a field value: no control characters but HTAB (RFC 9110 §5.5). */
+export function isValidFieldValue(s: string): boolean {
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
     if ((c < 0x20 && c !== 0x09) || c === 0x7f) return false;
@@ -219,44 +225,48 @@ function isDigit(s: string, at: number): boolean {
   return c >= 0x30 && c <= 0x39;
 }
 
-function trimOws(s: string): string {
-  let start = 0;
-  let end = s.length;
-  while (start < end && (s.charCodeAt(start) === 0x20 || s.charCodeAt(start) === 0x09)) start++;
-  while (end > start && (s.charCodeAt(end - 1) === 0x20 || s.charCodeAt(end - 1) === 0x09)) end--;
-  return s.slice(start, end);
+/** Appends the field line `text[start, end)` to `headers`, or throws the 400 it deserves. */
+function parseFieldLine(text: string, start: number, end: number, headers: HttpHeaders): void {
+  const first = text.charCodeAt(start);
+  if (first === 0x20 || first === 0x09) throw new HttpHeadError(400, 'obsolete line folding in header');
+  const colon = text.indexOf(':', start);
+  if (colon <= start || colon >= end) throw new HttpHeadError(400, 'malformed header line');
+  for (let i = start; i < colon; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 128 || TOKEN[c] === 0) {
+      throw new HttpHeadError(400, `invalid header name ${JSON.stringify(text.slice(start, Math.min(colon, start + 40)))}`);
+    }
+  }
+  let from = colon + 1;
+  let to = end;
+  while (from < to && (text.charCodeAt(from) === 0x20 || text.charCodeAt(from) === 0x09)) from++;
+  while (to > from && (text.charCodeAt(to - 1) === 0x20 || text.charCodeAt(to - 1) === 0x09)) to--;
+  for (let i = from; i < to; i++) {
+    const c = text.charCodeAt(i);
+    if ((c < 0x20 && c !== 0x09) || c === 0x7f) throw new HttpHeadError(400, `invalid value in header ${text.slice(start, colon)}`);
+  }
+  headers.append(text.slice(start, colon), text.slice(from, to));
 }
 
 function parseFields(lines: string[]): HttpHeaders {
   const headers = new HttpHeaders();
   for (let i = 1; i < lines.length; i++) {
     const line = lines[i]!;
-    if (line === '') continue;
-    const first = line.charCodeAt(0);
-    if (first === 0x20 || first === 0x09) throw new HttpHeadError(400, 'obsolete line folding in header');
-    const colon = line.indexOf(':');
-    if (colon <= 0) throw new HttpHeadError(400, 'malformed header line');
-    const name = line.slice(0, colon);
-    if (!isToken(name)) throw new HttpHeadError(400, `invalid header name ${JSON.stringify(name.slice(0, 40))}`);
-    const value = trimOws(line.slice(colon + 1));
-    if (!isValidFieldValue(value)) throw new HttpHeadError(400, `invalid value in header ${name}`);
-    headers.append(name, value);
+    if (line !== '') parseFieldLine(line, 0, line.length, headers);
   }
   return headers;
 }
 
-/** Parses a complete request head as returned by {@link HttpHeadReader}. */
-export function parseRequestHead(head: Buffer): HttpRequestHead {
-  const lines = head.toString('latin1').split('\r\n');
-  const requestLine = lines[0]!;
-  const sp1 = requestLine.indexOf(' ');
-  const sp2 = requestLine.indexOf(' ', sp1 + 1);
-  if (sp1 <= 0 || sp2 <= sp1 + 1 || requestLine.indexOf(' ', sp2 + 1) !== -1) {
+/** The request line `text[0, end)` as method, target and version, or the 400/505 it deserves. */
+function parseRequestLine(text: string, end: number): { method: string; target: string; version: string } {
+  const sp1 = text.indexOf(' ');
+  const sp2 = sp1 === -1 ? -1 : text.indexOf(' ', sp1 + 1);
+  if (sp1 <= 0 || sp1 >= end || sp2 <= sp1 + 1 || sp2 >= end || text.lastIndexOf(' ', end - 1) !== sp2) {
     throw new HttpHeadError(400, 'malformed request line');
   }
-  const method = requestLine.slice(0, sp1);
-  const target = requestLine.slice(sp1 + 1, sp2);
-  const version = requestLine.slice(sp2 + 1);
+  const method = text.slice(0, sp1);
+  const target = text.slice(sp1 + 1, sp2);
+  const version = text.slice(sp2 + 1, end);
   if (!isToken(method)) throw new HttpHeadError(400, 'malformed request method');
   if (version !== 'HTTP/1.1' && version !== 'HTTP/1.0') {
     // HTTP/x.y, or HTTP/2 and HTTP/3 as RFC 9113/9114 name them, is a version we don't speak (505); anything else is malformed.
@@ -268,9 +278,67 @@ export function parseRequestHead(head: Buffer): HttpRequestHead {
     const c = target.charCodeAt(i);
     if (c <= 0x20 || c === 0x7f) throw new HttpHeadError(400, 'control character in request target');
   }
+  return { method, target, version };
+}
+
+/** Parses a complete request head as returned by {@link HttpHeadReader}. */
+export function parseRequestHead(head: Buffer): HttpRequestHead {
+  const lines = head.toString('latin1').split('\r\n');
+  const requestLine = lines[0]!;
+  const { method, target, version } = parseRequestLine(requestLine, requestLine.length);
   return { method, target, version, headers: parseFields(lines) };
 }
 
+const HEAD_END = Buffer.from('\r\n\r\n', 'latin1');
+// What follows a head is usually nothing: one shared empty buffer rather than a view per handshake.
+const NO_BYTES = Buffer.alloc(0);
+
+/**
+ * Reads and parses a request head that arrived whole at the start of `chunk`,
+ * in one pass: the bytes are decoded once and each line is checked and parsed
+ * where it lies, with the limits and the statuses of {@link HttpHeadReader}
+ * followed by {@link parseRequestHead}. Returns null when `chunk` does not hold
+ * a complete head within `maxHeadSize` bytes: feed it to an HttpHeadReader then.
+ */
+export function readRequestHead(chunk: Buffer, limits: Required<HttpLimits>): { head: HttpRequestHead; rest: Buffer } | null {
+  const { maxLineLength, maxHeaders, maxHeadSize } = limits;
+  const found = chunk.indexOf(HEAD_END);
+  if (found === -1 || found + 4 > maxHeadSize) return null;
+  const text = chunk.toString('latin1', 0, found + 4);
+  const headers = new HttpHeaders();
+  let requestLine: { method: string; target: string; version: string } | null = null;
+  // The reader checks every line's framing before the parser sees any line: a
+  // parse error is kept until the framing of the whole head has been checked.
+  let problem: HttpHeadError | null = null;
+  let lines = 0;
+  let start = 0;
+  for (;;) {
+    const lf = text.indexOf('\n', start);
+    const length = lf - start; // bytes before the LF, the CR included
+    if (length > maxLineLength + 1) {
+      throw lines === 0
+        ? new HttpHeadError(414, `request line longer than ${maxLineLength} bytes`)
+        : new HttpHeadError(431, `header line longer than ${maxLineLength} bytes`);
+    }
+    if (length === 0 || text.charCodeAt(lf - 1) !== 0x0d) throw new HttpHeadError(400, 'bare LF in HTTP head');
+    if (length === 1) {
+      if (problem !== null) throw problem;
+      if (requestLine === null) throw new HttpHeadError(400, 'malformed request line');
+      const head: HttpRequestHead = { method: requestLine.method, target: requestLine.target, version: requestLine.version, headers };
+      return { head, rest: lf + 1 === chunk.length ? NO_BYTES : chunk.subarray(lf + 1) };
+    }
+    if (++lines > maxHeaders + 1) throw new HttpHeadError(431, `more than ${maxHeaders} header fields`);
+    if (problem === null) {
+      try {
+        if (lines === 1) requestLine = parseRequestLine(text, lf - 1);
+        else parseFieldLine(text, start, lf - 1, headers);
+      } catch (error) {
+        problem = error as HttpHeadError;
+      }
+    }
+    start = lf + 1;
+  }
+}
 /** Parses a complete response head as returned by {@link HttpHeadReader}. */
 export function parseResponseHead(head: Buffer): HttpResponseHead {
   const lines = head.toString('latin1').split('\r\n');
