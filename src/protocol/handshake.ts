@@ -240,14 +240,9 @@ const ACCEPT_HEAD = 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nC
  */
 export function acceptResponseText(key: string, protocol: string | null, extensions: string): string {
   let head = ACCEPT_HEAD + computeAccept(key);
-  if (protocol !== null) head += `\r\nSec-WebSocket-Protocol: ${checkedValue(protocol)}`;
-  if (extensions !== '') head += `\r\nSec-WebSocket-Extensions: ${checkedValue(extensions)}`;
+  if (protocol !== null) head += `\r\nSec-WebSocket-Protocol: ${checkedValue('Sec-WebSocket-Protocol', protocol)}`;
+  if (extensions !== '') head += `\r\nSec-WebSocket-Extensions: ${checkedValue('Sec-WebSocket-Extensions', extensions)}`;
   return head + '\r\n\r\n';
-}
-
-function checkedValue(value: string): string {
-  if (!isValidFieldValue(value)) throw new TypeError('invalid response header value');
-  return value;
 }
 
 /** What the client asks for in its upgrade request. */
@@ -272,16 +267,34 @@ export interface UpgradeRequestOptions {
 export function buildUpgradeRequest(options: UpgradeRequestOptions): Buffer {
   let head = `GET ${options.target} HTTP/1.1\r\nHost: ${options.host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n`;
   head += `Sec-WebSocket-Key: ${options.key}\r\nSec-WebSocket-Version: 13\r\n`;
-  if (options.protocols && options.protocols.length > 0) head += `Sec-WebSocket-Protocol: ${options.protocols.join(', ')}\r\n`;
+  if (options.protocols && options.protocols.length > 0) {
+    // A subprotocol is an HTTP token (§4.1): anything else would be refused by the server, or inject headers.
+    for (const protocol of options.protocols) {
+      if (typeof protocol !== 'string' || !isToken(protocol)) throw new TypeError(`invalid subprotocol ${JSON.stringify(protocol)}: not an HTTP token`);
+    }
+    head += `Sec-WebSocket-Protocol: ${options.protocols.join(', ')}\r\n`;
+  }
   if (options.extensions && options.extensions.length > 0) {
     head += `Sec-WebSocket-Extensions: ${formatExtensions(options.extensions)}\r\n`;
   }
-  if (options.origin !== undefined) head += `Origin: ${options.origin}\r\n`;
+  if (options.origin !== undefined) head += `Origin: ${checkedValue('Origin', options.origin)}\r\n`;
   for (const [name, value] of options.headers ?? []) {
-    if (/[\r\n]/.test(name) || /[\r\n]/.test(value)) throw new TypeError(`invalid header ${name}`);
-    head += `${name}: ${value}\r\n`;
+    if (typeof name !== 'string' || !isToken(name)) throw new TypeError(`invalid header name ${JSON.stringify(name)}`);
+    head += `${name}: ${checkedValue(name, value)}\r\n`;
   }
   return Buffer.from(head + '\r\n', 'latin1');
+}
+
+/**
+ * A header value as it can go on the wire: no control characters (CR/LF would inject headers), and Latin-1 only,
+ * since the head is written as Latin-1 and anything above U+00FF would be silently mangled.
+ */
+function checkedValue(name: string, value: string): string {
+  if (typeof value !== 'string' || !isValidFieldValue(value)) throw new TypeError(`invalid value for header ${name}: control characters`);
+  for (let i = 0; i < value.length; i++) {
+    if (value.charCodeAt(i) > 0xff) throw new TypeError(`invalid value for header ${name}: characters beyond Latin-1 (percent-encode them)`);
+  }
+  return value;
 }
 
 /** What the server agreed to, from a valid 101 response. */

@@ -229,6 +229,20 @@ describe('RFC 6455 §4.2.2 Sending the Server\'s Opening Handshake and §4.1 the
     assert.throws(() => buildUpgradeRequest({ host: 'h', target: '/', key: KEY, headers: [['X\nY', 'a']] }), TypeError);
   });
 
+  it('refuses subprotocols that are not tokens, header names that are not tokens, and values a Latin-1 head would mangle', () => {
+    const build = (extra: Partial<Parameters<typeof buildUpgradeRequest>[0]>) => () =>
+      buildUpgradeRequest({ host: 'h', target: '/', key: KEY, ...extra });
+    assert.throws(build({ protocols: ['chat\r\nEvil: 1'] }), { name: 'TypeError', message: /invalid subprotocol/ });
+    assert.throws(build({ protocols: ['two words'] }), { name: 'TypeError', message: /not an HTTP token/ });
+    assert.throws(build({ headers: [['Bad Name', 'v']] }), { name: 'TypeError', message: /invalid header name/ });
+    assert.throws(build({ headers: [['X-Nul', 'a\u0000b']] }), { name: 'TypeError', message: /control characters/ });
+    assert.throws(build({ headers: [['X-Euro', '5 \u20ac']] }), { name: 'TypeError', message: /beyond Latin-1/ });
+    assert.throws(build({ origin: 'http://a\r\nEvil: 1' }), { name: 'TypeError', message: /Origin/ });
+    const head = build({ protocols: ['chat.v1', 'superchat'], headers: [['X-Name', 'caf\u00e9\tok']] })().toString('latin1');
+    assert.match(head, /\r\nSec-WebSocket-Protocol: chat\.v1, superchat\r\n/);
+    assert.match(head, /\r\nX-Name: caf\u00e9\tok\r\n/);
+  });
+
   it('accepts a valid 101 with no subprotocol', () => {
     const result = validateUpgradeResponse(response({ ...GOOD_RESPONSE, Upgrade: 'WebSocket', Connection: 'keep-alive, upgrade' }), KEY, []);
     assert.equal(result.protocol, null);
