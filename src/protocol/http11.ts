@@ -36,7 +36,28 @@ export class HttpHeadError extends Error {
 export class HttpHeaders {
   // Names and values in one flat array, in the order received: an upgraded connection keeps its
   // request headers, and a Map of arrays cost it about 1 KiB more (memory per idle connection).
-  private readonly list: string[] = [];
+  // Headers read by the server are first kept as the head's text and split on first use: most
+  // connections never read them, and every object an idle connection keeps is copied by each
+  // young-generation GC while connections are set up (handshakes per second).
+  private fields: string[] | null = null;
+  private source: string | null = null;
+  private sourceStart = 0;
+
+  /** @internal Headers backed by the validated field lines of a request head starting at `start` of `text`. */
+  static fromHead(text: string, start: number): HttpHeaders {
+    const headers = new HttpHeaders();
+    headers.source = text;
+    headers.sourceStart = start;
+    return headers;
+  }
+
+  private get list(): string[] {
+    if (this.fields === null) {
+      this.fields = this.source === null ? [] : splitFields(this.source, this.sourceStart);
+      this.source = null;
+    }
+    return this.fields;
+  }
 
   /** Builds headers from name/value pairs or a plain record. */
   static from(init?: Iterable<[string, string]> | Record<string, string | string[]>): HttpHeaders {
@@ -94,8 +115,12 @@ export class HttpHeaders {
     return false;
   }
 
-  /** @internal Names and values alternating, in the order received: one scan instead of a lookup per name. */
+  /**
+   * @internal Names and values alternating, in the order received: one scan instead of a lookup per name.
+   * Headers still kept as text are split for this call only, not kept split.
+   */
   get flat(): readonly string[] {
+    if (this.fields === null && this.source !== null) return splitFields(this.source, this.sourceStart);
     return this.list;
   }
 
@@ -113,6 +138,22 @@ export class HttpHeaders {
       out[key] = key in out ? `${out[key]!}, ${list[i + 1]!}` : list[i + 1]!;
     }
     return out;
+  }
+}
+
+/** The field lines of a validated head from `start` to the empty line: names and trimmed values, alternating. */
+function splitFields(text: string, start: number): string[] {
+  const out: string[] = [];
+  for (;;) {
+    const end = text.indexOf('\r\n', start);
+    if (end <= start) return out;
+    const colon = text.indexOf(':', start);
+    let from = colon + 1;
+    let to = end;
+    while (from < to && (text.charCodeAt(from) === 0x20 || text.charCodeAt(from) === 0x09)) from++;
+    while (to > from && (text.charCodeAt(to - 1) === 0x20 || text.charCodeAt(to - 1) === 0x09)) to--;
+    out.push(text.slice(start, colon), text.slice(from, to));
+    start = end + 2;
   }
 }
 
@@ -225,8 +266,8 @@ function isDigit(s: string, at: number): boolean {
   return c >= 0x30 && c <= 0x39;
 }
 
-/** Appends the field line `text[start, end)` to `headers`, or throws the 400 it deserves. */
-function parseFieldLine(text: string, start: number, end: number, headers: HttpHeaders): void {
+/** Checks the field line `text[start, end)` and appends it to `headers` if given, or throws the 400 it deserves. */
+function parseFieldLine(text: string, start: number, end: number, headers: HttpHeaders | null): void {
   const first = text.charCodeAt(start);
   if (first === 0x20 || first === 0x09) throw new HttpHeadError(400, 'obsolete line folding in header');
   const colon = text.indexOf(':', start);
@@ -245,7 +286,7 @@ function parseFieldLine(text: string, start: number, end: number, headers: HttpH
     const c = text.charCodeAt(i);
     if ((c < 0x20 && c !== 0x09) || c === 0x7f) throw new HttpHeadError(400, `invalid value in header ${text.slice(start, colon)}`);
   }
-  headers.append(text.slice(start, colon), text.slice(from, to));
+  if (headers !== null) headers.append(text.slice(start, colon), text.slice(from, to));
 }
 
 function parseFields(lines: string[]): HttpHeaders {
@@ -305,13 +346,13 @@ export function readRequestHead(chunk: Buffer, limits: Required<HttpLimits>): { 
   const found = chunk.indexOf(HEAD_END);
   if (found === -1 || found + 4 > maxHeadSize) return null;
   const text = chunk.toString('latin1', 0, found + 4);
-  const headers = new HttpHeaders();
   let requestLine: { method: string; target: string; version: string } | null = null;
   // The reader checks every line's framing before the parser sees any line: a
   // parse error is kept until the framing of the whole head has been checked.
   let problem: HttpHeadError | null = null;
   let lines = 0;
   let start = 0;
+  let fieldsStart = 0;
   for (;;) {
     const lf = text.indexOf('\n', start);
     const length = lf - start; // bytes before the LF, the CR included
@@ -324,6 +365,7 @@ export function readRequestHead(chunk: Buffer, limits: Required<HttpLimits>): { 
     if (length === 1) {
       if (problem !== null) throw problem;
       if (requestLine === null) throw new HttpHeadError(400, 'malformed request line');
+      const headers = HttpHeaders.fromHead(text, fieldsStart);
       const head: HttpRequestHead = { method: requestLine.method, target: requestLine.target, version: requestLine.version, headers };
       return { head, rest: lf + 1 === chunk.length ? NO_BYTES : chunk.subarray(lf + 1) };
     }
@@ -331,12 +373,13 @@ export function readRequestHead(chunk: Buffer, limits: Required<HttpLimits>): { 
     if (problem === null) {
       try {
         if (lines === 1) requestLine = parseRequestLine(text, lf - 1);
-        else parseFieldLine(text, start, lf - 1, headers);
+        else parseFieldLine(text, start, lf - 1, null);
       } catch (error) {
         problem = error as HttpHeadError;
       }
     }
     start = lf + 1;
+    if (lines === 1) fieldsStart = start;
   }
 }
 /** Parses a complete response head as returned by {@link HttpHeadReader}. */
