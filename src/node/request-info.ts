@@ -1,50 +1,26 @@
 import type { HttpHeaders } from '../protocol/http11.js';
 import type { RequestInfo } from './types.js';
 
-/** Where the peer's address is read from: the socket, on first use. */
-export interface PeerSource {
-  /** The socket's `remoteAddress` (a `getpeername` system call in Node). */
-  readonly remoteAddress?: string;
-}
-
 /**
  * The request that opened a server-side connection, kept for its whole life:
- * the query is parsed from the target on first use (most handlers never read it),
- * and the peer's address is asked of the socket on first use (a system call per
- * handshake otherwise, when no per-IP admission limit needs it at accept).
+ * the query is parsed from the target on first use (most handlers never read it).
  */
 export class IncomingRequest implements RequestInfo {
   path: string;
   target: string;
   headers: HttpHeaders;
-  private peer: PeerSource | null;
-  private address: string | undefined = undefined;
+  /**
+   * Read from the socket when the head has been parsed, not on first use: a closed socket no longer has an
+   * address, and logging it when the connection ends is what people do.
+   */
+  remoteAddress: string | undefined;
   private parsedQuery: URLSearchParams | null = null;
 
-  constructor(path: string, target: string, headers: HttpHeaders, peer: PeerSource | string | undefined) {
+  constructor(path: string, target: string, headers: HttpHeaders, remoteAddress: string | undefined) {
     this.path = path;
     this.target = target;
     this.headers = headers;
-    if (typeof peer === 'object') {
-      this.peer = peer;
-    } else {
-      this.peer = null;
-      this.address = peer;
-    }
-  }
-
-  /** The peer's IP address; read while the connection is open (a closed socket no longer has one). */
-  get remoteAddress(): string | undefined {
-    if (this.address === undefined && this.peer !== null) {
-      this.address = this.peer.remoteAddress;
-      if (this.address !== undefined) this.peer = null;
-    }
-    return this.address;
-  }
-
-  set remoteAddress(address: string | undefined) {
-    this.address = address;
-    this.peer = null;
+    this.remoteAddress = remoteAddress;
   }
 
   /** The query parameters. */

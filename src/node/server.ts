@@ -99,7 +99,7 @@ export class Server implements ConnectionOwner {
   private readonly options: ServerOptions;
   private readonly pending: PendingHandshakes;
   private readonly httpLimits: Required<HttpLimits>;
-  /** Whether admission needs each client's IP: else `getpeername` waits until someone reads `remoteAddress`. */
+  /** Whether admission needs each client's IP at accept: else `getpeername` waits until the head is parsed. */
   private readonly needsAddress: boolean;
   private listener: net.Server | null = null;
   private closing = false;
@@ -307,7 +307,7 @@ export class Server implements ConnectionOwner {
     let route: RouteMatch | null;
     try {
       target = splitTarget(head.target);
-      request = new IncomingRequest(target.path, head.target, head.headers, peer);
+      request = new IncomingRequest(target.path, head.target, head.headers, peer.remoteAddress);
       if (options.processRequest) {
         const response = await options.processRequest(request);
         if (response) {

@@ -307,3 +307,24 @@ describe('arguments of the wrong type (plain JavaScript callers)', { timeout: 20
     }
   });
 });
+
+describe('remoteAddress', { timeout: 20_000 }, () => {
+  it('is known after the connection closed, even when first read then', async () => {
+    let seen: string | undefined = 'never read';
+    let done!: () => void;
+    const read = new Promise<void>((resolve) => (done = resolve));
+    const server = await startServer(async (ws) => {
+      await ws.closed;
+      seen = ws.remoteAddress;
+      done();
+    });
+    try {
+      const ws = await connect(server.url);
+      ws.terminate();
+      await within(read, 5000, 'the handler reading the address');
+      assert.equal(seen, '127.0.0.1');
+    } finally {
+      await server.close();
+    }
+  });
+});
