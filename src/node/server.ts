@@ -99,8 +99,6 @@ export class Server implements ConnectionOwner {
   private readonly options: ServerOptions;
   private readonly pending: PendingHandshakes;
   private readonly httpLimits: Required<HttpLimits>;
-  /** Whether admission needs each client's IP at accept: else `getpeername` waits until the head is parsed. */
-  private readonly needsAddress: boolean;
   private listener: net.Server | null = null;
   private closing = false;
   private readonly admission: Admission;
@@ -111,7 +109,6 @@ export class Server implements ConnectionOwner {
     this.handler = handler;
     this.options = { ...options, extensions: serverExtensionsWithCompression(options.compression, options.extensions) };
     this.admission = new Admission(options);
-    this.needsAddress = this.admission.counting;
     this.pending = new PendingHandshakes(options.handshakeTimeout ?? 10_000);
     this.httpLimits = { ...DEFAULT_HTTP_LIMITS, ...options.httpLimits };
     this.hub = new Hub({ backplane: options.backplane, broadcast: options.broadcast, logger: options.logger });
@@ -132,9 +129,10 @@ export class Server implements ConnectionOwner {
     return this.admission.refused;
   }
 
-  /** Returns false (after refusing the socket) if admission limits say no. */
-  private admit(socket: Duplex, ip: string | undefined): boolean {
-    const address = ip ?? '';
+  /** Returns false (after refusing the socket) if admission limits say no. `peer` is the TCP socket, for its address. */
+  private admit(socket: Duplex, peer: { remoteAddress?: string }): boolean {
+    // getpeername only when a per-IP limit needs it now; the request reads it anyway once the head is parsed.
+    const address = this.admission.counting ? (peer.remoteAddress ?? '') : '';
     const refusal = this.admission.admit(address, this.pending.size);
     if (refusal === 'drop') {
       socket.destroy();
@@ -205,7 +203,7 @@ export class Server implements ConnectionOwner {
       version: `HTTP/${request.httpVersion}`,
       headers,
     };
-    if (!this.admit(socket, this.needsAddress ? request.socket.remoteAddress : undefined)) return;
+    if (!this.admit(socket, request.socket)) return;
     this.trackPending(socket);
     void this.upgrade(socket, requestHead, head, request.socket, true);
   }
@@ -238,7 +236,7 @@ export class Server implements ConnectionOwner {
       socket.destroy();
       return;
     }
-    if (!this.admit(socket, this.needsAddress ? socket.remoteAddress : undefined)) return;
+    if (!this.admit(socket, socket)) return;
     this.trackPending(socket);
     // Made only for a head that arrives in pieces: a whole head is read and parsed in one pass.
     let reader: HttpHeadReader | null = null;
