@@ -22,7 +22,7 @@ export interface RequestInfo {
   target: string;
   /** The request headers. */
   headers: HttpHeaders;
-  /** The remote IP address (on the server, read from the socket on first use: read it while the connection is open). */
+  /** The remote IP address (on the server, read from the socket once the handshake head is parsed). */
   remoteAddress: string | undefined;
 }
 
