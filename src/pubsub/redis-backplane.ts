@@ -95,9 +95,8 @@ export function redisBackplane(options: RedisBackplaneOptions = {}): RedisBackpl
   const channelOf = (topic: string): string => prefix + topic;
   // Topics with local subscribers, kept by the Hub through follow/unfollow, even before start or while Redis is down.
   const followed = new Set<string>();
-  const subscribeFollowed = (): void => {
-    if (sub?.status === 'ready' && followed.size > 0) sub.subscribe(...[...followed].map(channelOf)).catch(noop);
-  };
+  const subscribeFollowed = (client: RedisClientLike): Promise<unknown> =>
+    followed.size > 0 ? client.subscribe(...[...followed].map(channelOf)) : Promise.resolve();
 
   // While start() runs, errors are kept for its own rejection rather than reported as an outage.
   let starting = false;
@@ -141,12 +140,12 @@ export function redisBackplane(options: RedisBackplaneOptions = {}): RedisBackpl
       // ioredis resubscribes by itself after a reconnection, but not to channels whose SUBSCRIBE failed while Redis
       // was down: subscribing again to the whole set (idempotent in Redis) covers those.
       sub.on('ready', () => {
-        if (!starting) subscribeFollowed();
+        if (!starting && sub?.status === 'ready') subscribeFollowed(sub).catch(noop);
       });
       starting = true;
       try {
         await Promise.all([pub.connect(), sub.connect()]);
-        if (followed.size > 0) await sub.subscribe(...[...followed].map(channelOf));
+        await subscribeFollowed(sub);
       } catch (error) {
         closing = true;
         pub.disconnect();
