@@ -141,6 +141,18 @@ export class HttpHeaders {
   }
 }
 
+/** The first index in [from, to) past optional whitespace (SP, HTAB). */
+function skipOws(text: string, from: number, to: number): number {
+  while (from < to && (text.charCodeAt(from) === 0x20 || text.charCodeAt(from) === 0x09)) from++;
+  return from;
+}
+
+/** The end of [from, to) without its trailing optional whitespace. */
+function trimOwsEnd(text: string, from: number, to: number): number {
+  while (to > from && (text.charCodeAt(to - 1) === 0x20 || text.charCodeAt(to - 1) === 0x09)) to--;
+  return to;
+}
+
 /** The field lines of a validated head from `start` to the empty line: names and trimmed values, alternating. */
 function splitFields(text: string, start: number): string[] {
   const out: string[] = [];
@@ -148,10 +160,8 @@ function splitFields(text: string, start: number): string[] {
     const end = text.indexOf('\r\n', start);
     if (end <= start) return out;
     const colon = text.indexOf(':', start);
-    let from = colon + 1;
-    let to = end;
-    while (from < to && (text.charCodeAt(from) === 0x20 || text.charCodeAt(from) === 0x09)) from++;
-    while (to > from && (text.charCodeAt(to - 1) === 0x20 || text.charCodeAt(to - 1) === 0x09)) to--;
+    const from = skipOws(text, colon + 1, end);
+    const to = trimOwsEnd(text, from, end);
     out.push(text.slice(start, colon), text.slice(from, to));
     start = end + 2;
   }
@@ -278,10 +288,8 @@ function parseFieldLine(text: string, start: number, end: number, headers: HttpH
       throw new HttpHeadError(400, `invalid header name ${JSON.stringify(text.slice(start, Math.min(colon, start + 40)))}`);
     }
   }
-  let from = colon + 1;
-  let to = end;
-  while (from < to && (text.charCodeAt(from) === 0x20 || text.charCodeAt(from) === 0x09)) from++;
-  while (to > from && (text.charCodeAt(to - 1) === 0x20 || text.charCodeAt(to - 1) === 0x09)) to--;
+  const from = skipOws(text, colon + 1, end);
+  const to = trimOwsEnd(text, from, end);
   for (let i = from; i < to; i++) {
     const c = text.charCodeAt(i);
     if ((c < 0x20 && c !== 0x09) || c === 0x7f) throw new HttpHeadError(400, `invalid value in header ${text.slice(start, colon)}`);
