@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: wskit against ws 8 without and with its native add-on bufferutil, side by side, same driver.
  *
- *   npm run bench -- [--quick] [--json] [--runs N] [--only echo,latency,...] [--servers wskit,ws,ws-bufferutil]
+ *   npm run bench -- [--quick] [--json] [--runs N] [--only echo,latency,...] [--servers wskit,ws,ws-bufferutil,node-floor]
  *
  * For each run, for each scenario, for each server (order rotated per run): a
  * fresh server (bench/server.ts) pinned to CPU 0, the C driver (bench/driver.c,
@@ -9,6 +9,10 @@
  * from /proc/<pid>/stat over the measured window. Prints medians of the runs and
  * the median of per-run wskit/ws ratios, both wall clock and per server-CPU-second
  * (the machine is shared: per-CPU-second figures are the ones to compare).
+ *
+ * `node-floor` (opt-in, in --servers) is no WebSocket server but the least a server on Node's sockets can do
+ * and pass the driver (bench/floor-server.ts): its column and its ratio to ws are the ceiling of what any
+ * library on `net.Socket` can reach on that row.
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
@@ -29,6 +33,8 @@ interface Scenario {
   serverArgs?: string[];
   /** Always on a freshly started server (memory is measured). */
   fresh?: boolean;
+  /** The `node-floor` reference can serve it (plain echo and handshakes only). */
+  floor?: boolean;
 }
 
 const SCENARIOS: Scenario[] = [
@@ -37,6 +43,7 @@ const SCENARIOS: Scenario[] = [
     title: 'echo 64 B text, 50 conns x 16 in flight',
     args: (q) => ['echo', '-c', '50', '-P', '16', '-s', '64', ...time(q)],
     metrics: [{ key: 'msg_per_s', label: 'msgs/s', higherBetter: true, perCpu: 'msg_per_cpu_s' }],
+    floor: true,
   },
   {
     name: 'latency',
@@ -46,12 +53,14 @@ const SCENARIOS: Scenario[] = [
       { key: 'rtt_p50_us', label: 'p50 us', higherBetter: false },
       { key: 'rtt_p99_us', label: 'p99 us', higherBetter: false },
     ],
+    floor: true,
   },
   {
     name: 'large',
     title: 'echo 1 MiB binary, 4 conns x 2 in flight',
     args: (q) => ['echo', '-c', '4', '-P', '2', '-s', '1048576', '-b', ...time(q)],
     metrics: [{ key: 'mb_per_s', label: 'MB/s', higherBetter: true, perCpu: 'mb_per_cpu_s' }],
+    floor: true,
   },
   {
     name: 'connect',
@@ -62,6 +71,7 @@ const SCENARIOS: Scenario[] = [
       { key: 'rss_per_conn_kib', label: 'RSS KiB/idle conn', higherBetter: false },
     ],
     fresh: true,
+    floor: true,
   },
   {
     name: 'broadcast',
@@ -103,6 +113,7 @@ const hasBufferutil = ((): boolean => {
   }
 })();
 // ws with its optional native add-on is the column users of `ws` in production compare against.
+const FLOOR = 'node-floor';
 const servers = (value('--servers') ?? (hasBufferutil ? 'wskit,ws,ws-bufferutil' : 'wskit,ws')).split(',');
 const scenarios = SCENARIOS.filter((s) => !only || only.includes(s.name));
 const notes: string[] = [];
@@ -135,7 +146,7 @@ function buildServer(): string[] {
   if (existsSync(esbuild)) {
     const built = spawnSync(
       esbuild,
-      ['src/**/*.ts', 'bench/server.ts', `--outdir=${out}`, '--outbase=.', '--format=esm', '--platform=node', '--target=node20', '--log-level=error'],
+      ['src/**/*.ts', 'bench/server.ts', 'bench/floor-server.ts', `--outdir=${out}`, '--outbase=.', '--format=esm', '--platform=node', '--target=node20', '--log-level=error'],
       { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] },
     );
     if (built.status === 0) return [join(out, 'bench', 'server.js')];
@@ -240,6 +251,7 @@ async function main(): Promise<void> {
       if (skipped.has(scenario.name)) continue;
       const order = servers.map((_, i) => servers[(i + run - 1) % servers.length]!);
       for (const server of order) {
+        if (server === FLOOR && !scenario.floor) continue;
         // A fresh server per measurement; quick mode reuses one per server and options (CI speed).
         const key = `${server} ${(scenario.serverArgs ?? []).join(' ')}`;
         const started = (scenario.fresh ? undefined : live.get(key)) ?? (await startServer(server, scenario.serverArgs ?? []));
@@ -276,12 +288,15 @@ interface Row {
   perCpu: Record<string, number> | null;
   ratio: number | null;
   perCpuRatio: number | null;
+  /** node-floor / reference: per CPU-second where the row has it, else wall clock. */
+  floorRatio: number | null;
   errors: number;
 }
 
 function report(samples: Sample[]): void {
   const rows: Row[] = [];
   const [subject, reference] = [servers[0]!, servers[1]];
+  const withFloor = servers.includes(FLOOR) && reference !== FLOOR;
   for (const scenario of scenarios) {
     const mine = samples.filter((s) => s.scenario === scenario.name);
     if (mine.length === 0) continue;
@@ -290,14 +305,15 @@ function report(samples: Sample[]): void {
       const perCpu: Record<string, number> = {};
       for (const server of servers) {
         const own = mine.filter((s) => s.server === server);
+        if (own.length === 0) continue;
         values[server] = median(own.map((s) => Number(s.result[metric.key])));
         if (metric.perCpu) perCpu[server] = median(own.map((s) => Number(s.result[metric.perCpu!])));
       }
-      const ratioOf = (key: string): number | null => {
+      const ratioOf = (key: string, top = subject): number | null => {
         if (reference === undefined) return null;
         const ratios: number[] = [];
         for (let run = 1; run <= runs; run++) {
-          const a = mine.find((s) => s.run === run && s.server === subject)?.result[key];
+          const a = mine.find((s) => s.run === run && s.server === top)?.result[key];
           const b = mine.find((s) => s.run === run && s.server === reference)?.result[key];
           if (a !== undefined && b !== undefined && Number(b) > 0) ratios.push(Number(a) / Number(b));
         }
@@ -312,6 +328,7 @@ function report(samples: Sample[]): void {
         perCpu: metric.perCpu ? perCpu : null,
         ratio: ratioOf(metric.key),
         perCpuRatio: metric.perCpu ? ratioOf(metric.perCpu) : null,
+        floorRatio: withFloor ? ratioOf(metric.perCpu ?? metric.key, FLOOR) : null,
         errors: mine.reduce((n, s) => n + Number(s.result.errors ?? 1), 0),
       });
     }
@@ -326,14 +343,15 @@ function report(samples: Sample[]): void {
     `wskit benchmark: ${runs} run(s)${quick ? ', quick' : ''}, medians; ratio = ${subject}/${reference ?? '-'} (median of per-run ratios)`,
     `server pinned to CPU 0, driver to CPU 1: ${canPin ? 'yes' : 'no'}; node ${process.version}`,
     '',
-    `| scenario | metric | ${servers.join(' | ')} | ratio (wall) | ${servers.map((s) => `${s} per CPU-s`).join(' | ')} | ratio (per CPU-s) | errors |`,
-    `|---|---|${servers.map(() => '---:|').join('')}---:|${servers.map(() => '---:|').join('')}---:|---:|`,
+    `| scenario | metric | ${servers.join(' | ')} | ratio (wall) | ${servers.map((s) => `${s} per CPU-s`).join(' | ')} | ratio (per CPU-s) |${withFloor ? ` ceiling (${FLOOR}/${reference}) |` : ''} errors |`,
+    `|---|---|${servers.map(() => '---:|').join('')}---:|${servers.map(() => '---:|').join('')}---:|${withFloor ? '---:|' : ''}---:|`,
   ];
+  const times = (ratio: number | null): string => (ratio === null || Number.isNaN(ratio) ? '-' : `${ratio.toFixed(2)}x`);
   for (const row of rows) {
     const better = row.higherBetter ? '' : ' (lower is better)';
     lines.push(
-      `| ${row.title} | ${row.metric}${better} | ${servers.map((s) => fmt(row.values[s])).join(' | ')} | ${row.ratio === null ? '-' : `${row.ratio.toFixed(2)}x`} | ` +
-        `${servers.map((s) => (row.perCpu ? fmt(row.perCpu[s]) : '-')).join(' | ')} | ${row.perCpuRatio === null ? '-' : `${row.perCpuRatio.toFixed(2)}x`} | ${row.errors} |`,
+      `| ${row.title} | ${row.metric}${better} | ${servers.map((s) => fmt(row.values[s])).join(' | ')} | ${times(row.ratio)} | ` +
+        `${servers.map((s) => (row.perCpu ? fmt(row.perCpu[s]) : '-')).join(' | ')} | ${times(row.perCpuRatio)} |${withFloor ? ` ${times(row.floorRatio)} |` : ''} ${row.errors} |`,
     );
   }
   for (const note of notes) lines.push(`note: ${note}`);

@@ -1,10 +1,10 @@
 /**
  * The benchmark's servers: `wskit`, `ws` (8, no add-ons) or `ws-bufferutil` (8 with its native masking add-on),
- * with the same endpoints.
+ * with the same endpoints; and `node-floor`, a reference that is no WebSocket server (see floor-server.ts).
  * Echo on any path; on `/broadcast` every message from any client goes to all
  * `/broadcast` clients, the sender included.
  *
- *   node --import tsx bench/server.ts [wskit|ws|ws-bufferutil] [--deflate]
+ *   node --import tsx bench/server.ts [wskit|ws|ws-bufferutil|node-floor] [--deflate]
  *
  * Listens on $HOST:$PORT (default 127.0.0.1:8765) and prints `listening <port>`.
  * Runs in the foreground so its PID is the one measured (also by the neutral
@@ -14,6 +14,7 @@ import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { broadcast, serve, type Connection, type ServerOptions } from '../src/index.js';
+import { startFloor } from './floor-server.js';
 
 const impl = process.argv[2] ?? 'wskit';
 const deflate = process.argv.includes('--deflate');
@@ -79,6 +80,7 @@ process.on('SIGINT', () => process.exit(0));
 if (impl === 'ws') await startWs(false);
 else if (impl === 'ws-bufferutil') await startWs(true);
 else if (impl === 'wskit') await startWskit();
+else if (impl === 'node-floor') ready((await startFloor(host, port)).address());
 else {
   process.stderr.write(`unknown server ${impl}\n`);
   process.exit(2);
