@@ -172,17 +172,23 @@ export class Protocol {
         const take = available < remaining ? available : remaining;
         const part = chunk.subarray(pos, pos + take);
         pos += take;
-        if (this.masked) applyMask(part, maskKeyOf(this.maskWord), this.payloadReceived);
         // Fail fast: an invalid byte is reported when it arrives, not at the end of the frame.
-        if (this.validatingText && !this.utf8.push(part)) {
-          this.fail(1007, 'invalid UTF-8 in text message');
-          return;
+        if (this.validatingText) {
+          if (this.masked) applyMask(part, maskKeyOf(this.maskWord), this.payloadReceived);
+          if (!this.utf8.push(part)) {
+            this.fail(1007, 'invalid UTF-8 in text message');
+            return;
+          }
         }
         (this.frameParts ??= new ByteAccumulator()).append(part, this.payloadLength, true);
         this.payloadReceived += take;
         if (this.payloadReceived === this.payloadLength) {
           this.parseState = HEADER;
-          this.frameComplete(this.frameParts.take(), false);
+          const payload = this.frameParts.take();
+          // Other payloads are unmasked whole, just before they are delivered (and usually written again):
+          // one pass over the frame at its end leaves it in the CPU cache for what comes next.
+          if (this.masked && !this.validatingText) applyMask(payload, maskKeyOf(this.maskWord), 0);
+          this.frameComplete(payload, false);
         }
       }
     }
