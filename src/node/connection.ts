@@ -63,8 +63,8 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
   readonly extensions: string;
   /** The HTTP request that opened the connection (server side). */
   readonly request: RequestInfo | undefined;
-  /** Path parameters filled in by a router, e.g. `{ status: 'on' }` for `/light/{status}`. */
-  params: Record<string, string> = {};
+  // Made on first use when no router filled them in: most connections never read them (memory per idle connection).
+  private paramsValue: Record<string, string> | null = null;
   /** A slot for application data attached to this connection. */
   data: unknown = undefined;
   /** @internal The pub/sub hub of the server that accepted this connection (set by the server). */
@@ -130,6 +130,15 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
     (this.socket as { setNoDelay?: (v: boolean) => void }).setNoDelay?.(true);
     if (init.head !== undefined && init.head.length > 0) this.protocol.receiveData(init.head);
     this.keepalive.start();
+  }
+
+  /** Path parameters filled in by a router, e.g. `{ status: 'on' }` for `/light/{status}`. */
+  get params(): Record<string, string> {
+    return (this.paramsValue ??= {});
+  }
+
+  set params(value: Record<string, string>) {
+    this.paramsValue = value;
   }
 
   /** Resolves when the TCP connection is closed, with the close code and reason received. */
