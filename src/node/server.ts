@@ -387,8 +387,9 @@ export class Server implements ConnectionOwner {
 
   private run(ws: Connection, handler: Handler): void {
     this.connections.add(ws);
-    // The handler starts in a later microtask, after the upgrade's own work.
-    queueMicrotask(() => this.startHandler(ws, handler));
+    // The handler starts in a later microtask, after the upgrade's own work (a promise job: queueMicrotask
+    // would make an AsyncResource per connection).
+    void RESOLVED.then(() => this.startHandler(ws, handler));
   }
 
   /**
@@ -433,6 +434,8 @@ export class Server implements ConnectionOwner {
     await this.hub.close();
   }
 }
+
+const RESOLVED = Promise.resolve();
 
 function closeNormally(ws: Connection): void {
   ws.close(1000).catch(noop);
