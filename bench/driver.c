@@ -29,6 +29,10 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#ifndef IP_BIND_ADDRESS_NO_PORT
+#define IP_BIND_ADDRESS_NO_PORT 24 /* Linux 4.2 */
+#endif
+
 static int port = 8765, conns = 1, inflight = 1, binary = 0, npids = 0;
 static long size = 64;
 static double secs = 5, warm = 1, hold = 1;
@@ -178,6 +182,10 @@ static int open_socket(int src_index, int nonblocking) {
   if (fd < 0) die("socket");
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  /* The port is picked at connect(), per destination, not at bind(): a bind() to port 0 searches the whole range for
+   * a port free of every socket, and with the previous runs' tens of thousands of TIME_WAIT sockets that search
+   * kept the driver's CPU busy in the kernel for 10-40 s of a run (the "stalled" connect runs). */
+  setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
   struct sockaddr_in src = {.sin_family = AF_INET};
   src.sin_addr.s_addr = htonl(0x7f000001 + (src_index & 3)); /* spread over 127.0.0.1-4 */
   if (bind(fd, (struct sockaddr *)&src, sizeof src) < 0) die("bind");
