@@ -9,11 +9,11 @@
  * unmasking (the same JavaScript as wskit's, the fastest this project found) and the garbage collection
  * of what a socket keeps. Echo only (no `/broadcast`, no compression).
  */
-import { hash } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
+import { frameHeaderLength, writeFrameHeader } from '../src/protocol/frame.js';
+import { acceptResponseText } from '../src/protocol/handshake.js';
 import { applyMask } from '../src/protocol/mask.js';
 
-const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 const HEAD_END = Buffer.from('\r\n\r\n');
 const KEY_FIELD = 'sec-websocket-key:';
 /** Frames up to this size are copied into one buffer per read; larger ones are written as header + payload. */
@@ -52,8 +52,7 @@ function onHead(this: FloorSocket, chunk: Buffer): void {
   }
   const lineEnd = head.indexOf('\r\n', at);
   const key = head.slice(at + KEY_FIELD.length, lineEnd < 0 ? head.length : lineEnd).trim();
-  const accept = hash('sha1', key + GUID, 'base64');
-  socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`, 'latin1');
+  socket.write(acceptResponseText(key, null, ''), 'latin1');
   socket.on('data', onData);
   if (end + 4 < chunk.length) onData.call(socket, chunk.subarray(end + 4));
 }
@@ -123,15 +122,7 @@ function parseFrame(bytes: Buffer, pos: number): { opcode: number; payloadAt: nu
 }
 
 function serverHeader(opcode: number, length: number): Buffer {
-  const header = Buffer.allocUnsafe(length < 126 ? 2 : length < 65536 ? 4 : 10);
-  header[0] = 0x80 | opcode;
-  if (length < 126) header[1] = length;
-  else if (length < 65536) {
-    header[1] = 126;
-    header.writeUInt16BE(length, 2);
-  } else {
-    header[1] = 127;
-    header.writeBigUInt64BE(BigInt(length), 2);
-  }
+  const header = Buffer.allocUnsafe(frameHeaderLength(length, false));
+  writeFrameHeader(header, opcode, true, false, length, null);
   return header;
 }

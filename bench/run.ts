@@ -112,8 +112,8 @@ const hasBufferutil = ((): boolean => {
     return false;
   }
 })();
-// ws with its optional native add-on is the column users of `ws` in production compare against.
 const FLOOR = 'node-floor';
+// ws with its optional native add-on is the column users of `ws` in production compare against.
 const servers = (value('--servers') ?? (hasBufferutil ? 'wskit,ws,ws-bufferutil' : 'wskit,ws')).split(',');
 const scenarios = SCENARIOS.filter((s) => !only || only.includes(s.name));
 const notes: string[] = [];

@@ -302,7 +302,8 @@ export class Server implements ConnectionOwner {
     let request: RequestInfo;
     let target: RequestTarget;
     let upgrade: UpgradeRequest;
-    let route: RouteMatch | null;
+    // undefined without a router; null when the router has no route for the path.
+    let route: RouteMatch | null | undefined;
     try {
       target = splitTarget(head.target);
       request = new IncomingRequest(target.path, head.target, head.headers, peer.remoteAddress);
@@ -318,8 +319,8 @@ export class Server implements ConnectionOwner {
         this.respond(socket, { status: 403, body: 'Failed to open a WebSocket connection: origin not allowed.\n' });
         return;
       }
-      route = options.route ? options.route(request) : null;
-      if (route === null && options.route) {
+      route = options.route?.(request);
+      if (route === null) {
         this.respond(socket, { status: 404, body: 'Failed to open a WebSocket connection: no route for this path.\n' });
         return;
       }
@@ -374,7 +375,7 @@ export class Server implements ConnectionOwner {
       extensions,
       head: rest,
     });
-    if (route !== null) ws.params = route.params;
+    if (route) ws.params = route.params;
     ws.hub = this.hub;
     if (paused) socket.resume();
     this.run(ws, route?.handler ?? this.handler);
