@@ -1,8 +1,9 @@
 /**
  * Server memory per compressed connection: for each compression setting, a fresh server process accepts N
- * connections from `ws` clients (which offer permessage-deflate like a browser), each sends one 200-byte JSON message
- * and waits for its echo, then the connections stay open. Prints the growth of the server's RSS and of its live
- * heap (after GC) divided by N. The figures in docs/compression.md come from here.
+ * connections from `ws` clients (which offer permessage-deflate like a browser) and holds them idle (sampled), then
+ * each sends one 200-byte JSON message and waits for its echo (sampled again, connections still open). Prints the
+ * growth of the server's RSS and of its live heap (after GC) divided by N, idle and active. The figures in
+ * docs/compression.md come from here.
  *
  *   node --import tsx bench/deflate-memory.ts [--connections 2000]
  */
@@ -14,7 +15,8 @@ import { serve, type CompressionOptions } from '../src/index.js';
 
 const SETTINGS: Record<string, false | CompressionOptions | true> = {
   'compression: false': false,
-  'default (context takeover)': true,
+  'default': true,
+  'serverNoContextTakeover: false': { serverNoContextTakeover: false },
   'no_context_takeover both ways': { serverNoContextTakeover: true, clientNoContextTakeover: true },
 };
 
@@ -60,7 +62,7 @@ function ask<T>(child: ChildProcess, request: string): Promise<T> {
   });
 }
 
-async function measure(setting: string, count: number): Promise<{ rss: number; heap: number; extensions: string }> {
+async function measure(setting: string, count: number): Promise<{ idle: Sample; active: Sample; extensions: string }> {
   const child = fork(fileURLToPath(import.meta.url), ['--server-mode', setting], { execArgv: ['--import', 'tsx', '--expose-gc'] });
   const { port } = await new Promise<{ port: number }>((resolve) => child.once('message', (m) => resolve(m as { port: number })));
   const before = await ask<Sample>(child, 'sample');
@@ -77,25 +79,36 @@ async function measure(setting: string, count: number): Promise<{ rss: number; h
           ws.once('error', reject);
         });
         extensions = ws.extensions;
-        await new Promise((resolve) => {
-          ws.once('message', resolve);
-          ws.send(payload);
-        });
       }),
     );
   }
-  await new Promise((resolve) => setTimeout(resolve, 500));
-  const after = await ask<Sample>(child, 'sample');
+  const idle = await ask<Sample>(child, 'sample');
+  for (let i = 0; i < count; i += 100) {
+    await Promise.all(
+      sockets.slice(i, i + 100).map(
+        (ws) =>
+          new Promise((resolve) => {
+            ws.once('message', resolve);
+            ws.send(payload);
+          }),
+      ),
+    );
+  }
+  const active = await ask<Sample>(child, 'sample');
   for (const ws of sockets) ws.terminate();
   child.send('stop');
   await new Promise((resolve) => child.once('exit', resolve));
-  return { rss: (after.rss - before.rss) / count / 1024, heap: (after.heap - before.heap) / count / 1024, extensions };
+  const per = (sample: Sample): Sample => ({ rss: (sample.rss - before.rss) / count / 1024, heap: (sample.heap - before.heap) / count / 1024 });
+  return { idle: per(idle), active: per(active), extensions };
 }
 
 async function measureAll(count: number): Promise<void> {
-  console.log(`${count} connections, one 200-byte JSON message each, server RSS and live heap growth per connection`);
+  console.log(`${count} connections from ws clients offering permessage-deflate; server RSS and live heap growth per connection (KiB),`);
+  console.log('idle: connected, nothing sent; active: after one 200-byte JSON message each way, connections held');
+  console.log(`${'setting'.padEnd(34)} ${'idle RSS'.padStart(9)} ${'heap'.padStart(6)} ${'active RSS'.padStart(11)} ${'heap'.padStart(6)}   negotiated`);
+  const f = (n: number, w: number): string => n.toFixed(1).padStart(w);
   for (const setting of Object.keys(SETTINGS)) {
-    const { rss, heap, extensions } = await measure(setting, count);
-    console.log(`${setting.padEnd(32)} RSS ${rss.toFixed(1).padStart(6)} KiB   heap ${heap.toFixed(1).padStart(5)} KiB   ${extensions || '(none)'}`);
+    const { idle, active, extensions } = await measure(setting, count);
+    console.log(`${setting.padEnd(34)} ${f(idle.rss, 9)} ${f(idle.heap, 6)} ${f(active.rss, 11)} ${f(active.heap, 6)}   ${extensions || '(none)'}`);
   }
 }

@@ -1,7 +1,10 @@
 /**
  * `npm run bench`: wskit against ws 8 without and with its native add-on bufferutil, side by side, same driver.
  *
- *   npm run bench -- [--quick] [--json] [--runs N] [--only echo,latency,...] [--servers wskit,ws,ws-bufferutil,node-floor]
+ *   npm run bench -- [--quick] [--json] [--runs N] [--only echo,latency,...] [--servers wskit,ws,ws-bufferutil,node-floor,bun]
+ *
+ * `--servers wskit-metrics,wskit` measures what metrics cost: wskit with `metrics: true` against wskit without,
+ * the ratio column then being metrics-on / off per server-CPU-second (the run order rotates, so pairs interleave).
  *
  * For each run, for each scenario, for each server (order rotated per run): a
  * fresh server (bench/server.ts) pinned to CPU 0, the C driver (bench/driver.c,
@@ -10,9 +13,11 @@
  * the median of per-run wskit/ws ratios, both wall clock and per server-CPU-second
  * (the machine is shared: per-CPU-second figures are the ones to compare).
  *
- * `node-floor` (opt-in, in --servers) is no WebSocket server but the least a server on Node's sockets can do
- * and pass the driver (bench/floor-server.ts): its column and its ratio to ws are the ceiling of what any
- * library on `net.Socket` can reach on that row.
+ * `node-floor` is no WebSocket server but the least a server on Node's sockets can do and pass the driver
+ * (bench/floor-server.ts): its column and its ratio to ws are the ceiling of what any library on `net.Socket`
+ * can reach on that row. `bun` is Bun's built-in server (uWebSockets, bench/bun-server.ts, run by the `bun` npm
+ * package's binary): the fastest server known here, the floor every column is read against (`x bun`). Both are
+ * in the default columns; `bun` is left out, with the reason printed, where its binary does not run.
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
@@ -113,11 +118,30 @@ const hasBufferutil = ((): boolean => {
   }
 })();
 const FLOOR = 'node-floor';
-// ws with its optional native add-on is the column users of `ws` in production compare against.
-const servers = (value('--servers') ?? (hasBufferutil ? 'wskit,ws,ws-bufferutil' : 'wskit,ws')).split(',');
-const scenarios = SCENARIOS.filter((s) => !only || only.includes(s.name));
+const BUN = 'bun';
 const notes: string[] = [];
+const bun = findBun();
+// ws with its optional native add-on is the column users of `ws` in production compare against.
+const defaultServers = ['wskit', 'ws', ...(hasBufferutil ? ['ws-bufferutil'] : []), FLOOR, ...(bun.path ? [BUN] : [])];
+const servers = (value('--servers')?.split(',') ?? defaultServers).filter((s) => s !== BUN || bun.path !== null);
+const scenarios = SCENARIOS.filter((s) => !only || only.includes(s.name));
 if (!hasBufferutil && value('--servers') === undefined) notes.push('ws-bufferutil column skipped: bufferutil does not load here');
+if (bun.path === null && (value('--servers') === undefined || value('--servers')!.split(',').includes(BUN))) {
+  notes.push(`bun column skipped: ${bun.reason}`);
+}
+
+/**
+ * Bun's binary, if it runs here: the `bun` npm package installed for the bench only (`npm install --no-save bun`;
+ * not a devDependency, so `npm ci` and `npm test` never download it), else `bun` on PATH.
+ */
+function findBun(): { path: string | null; version: string; reason: string } {
+  const installed = [join(root, 'node_modules', '.bin', 'bun'), join(root, 'node_modules', 'bun', 'bin', 'bun.exe')];
+  const path = installed.find((c) => existsSync(c)) ?? (spawnSync('bun', ['--version']).status === 0 ? 'bun' : undefined);
+  if (path === undefined) return { path: null, version: '', reason: 'bun is not installed (bench only: npm install --no-save bun)' };
+  const run = spawnSync(path, ['--version'], { encoding: 'utf8', timeout: 10_000 });
+  if (run.status !== 0) return { path: null, version: '', reason: `${path} --version failed: ${(run.stderr || String(run.error ?? run.status)).trim().split('\n')[0]}` };
+  return { path, version: run.stdout.trim(), reason: '' };
+}
 const log = (line: string): void => {
   process.stderr.write(`${line}\n`);
 };
@@ -164,7 +188,9 @@ const pin = (cpu: number, command: string[]): string[] => (canPin ? ['taskset', 
 // ---------------------------------------------------------------- running
 
 function startServer(impl: string, extra: string[]): Promise<{ child: ChildProcess; port: number }> {
-  const command = pin(0, [process.execPath, ...serverScript, impl, ...extra]);
+  // Bun runs its own server file (TypeScript, no build step); every other column is bench/server.ts on Node.
+  const runtime = impl === BUN ? [bun.path!, join(here, 'bun-server.ts')] : [process.execPath, ...serverScript, impl];
+  const command = pin(0, [...runtime, ...extra]);
   const child = spawn(command[0]!, command.slice(1), {
     cwd: root,
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1' },
@@ -286,10 +312,16 @@ interface Row {
   higherBetter: boolean;
   values: Record<string, number>;
   perCpu: Record<string, number> | null;
+  /** subject / reference, wall clock. */
   ratio: number | null;
+  /** subject / reference per server-CPU-second, where the row has it. */
   perCpuRatio: number | null;
   /** node-floor / reference: per CPU-second where the row has it, else wall clock. */
   floorRatio: number | null;
+  /** Every other server / reference: per CPU-second where the row has it, else wall clock. */
+  ratios: Record<string, number | null>;
+  /** subject / bun: per CPU-second where the row has it, else wall clock; null without a bun column. */
+  bunRatio: number | null;
   errors: number;
 }
 
@@ -297,6 +329,8 @@ function report(samples: Sample[]): void {
   const rows: Row[] = [];
   const [subject, reference] = [servers[0]!, servers[1]];
   const withFloor = servers.includes(FLOOR) && reference !== FLOOR;
+  const withBun = servers.includes(BUN) && subject !== BUN;
+  const others = servers.filter((s) => s !== reference);
   for (const scenario of scenarios) {
     const mine = samples.filter((s) => s.scenario === scenario.name);
     if (mine.length === 0) continue;
@@ -309,16 +343,18 @@ function report(samples: Sample[]): void {
         values[server] = median(own.map((s) => Number(s.result[metric.key])));
         if (metric.perCpu) perCpu[server] = median(own.map((s) => Number(s.result[metric.perCpu!])));
       }
-      const ratioOf = (key: string, top = subject): number | null => {
-        if (reference === undefined) return null;
+      /** The median of the per-run ratios top / bottom (runs interleave the servers, so pairs share conditions). */
+      const ratioOf = (key: string, top = subject, bottom = reference): number | null => {
+        if (bottom === undefined) return null;
         const ratios: number[] = [];
         for (let run = 1; run <= runs; run++) {
           const a = mine.find((s) => s.run === run && s.server === top)?.result[key];
-          const b = mine.find((s) => s.run === run && s.server === reference)?.result[key];
+          const b = mine.find((s) => s.run === run && s.server === bottom)?.result[key];
           if (a !== undefined && b !== undefined && Number(b) > 0) ratios.push(Number(a) / Number(b));
         }
         return ratios.length ? median(ratios) : null;
       };
+      const compared = metric.perCpu ?? metric.key;
       rows.push({
         scenario: scenario.name,
         title: scenario.title,
@@ -328,7 +364,9 @@ function report(samples: Sample[]): void {
         perCpu: metric.perCpu ? perCpu : null,
         ratio: ratioOf(metric.key),
         perCpuRatio: metric.perCpu ? ratioOf(metric.perCpu) : null,
-        floorRatio: withFloor ? ratioOf(metric.perCpu ?? metric.key, FLOOR) : null,
+        floorRatio: withFloor ? ratioOf(compared, FLOOR) : null,
+        ratios: Object.fromEntries(others.map((s) => [s, ratioOf(compared, s)])),
+        bunRatio: withBun ? ratioOf(compared, subject, BUN) : null,
         errors: mine.reduce((n, s) => n + Number(s.result.errors ?? 1), 0),
       });
     }
@@ -339,19 +377,21 @@ function report(samples: Sample[]): void {
   }
   const fmt = (n: number | undefined): string =>
     n === undefined || Number.isNaN(n) ? '-' : n >= 1000 ? Math.round(n).toLocaleString('en-US') : n.toFixed(n >= 100 ? 0 : 2);
+  const times = (ratio: number | null | undefined): string => (ratio === null || ratio === undefined || Number.isNaN(ratio) ? '-' : `${ratio.toFixed(2)}x`);
+  const ratioHeads = others.map((s) => `${s}/${reference ?? '-'}`);
   const lines = [
-    `wskit benchmark: ${runs} run(s)${quick ? ', quick' : ''}, medians; ratio = ${subject}/${reference ?? '-'} (median of per-run ratios)`,
-    `server pinned to CPU 0, driver to CPU 1: ${canPin ? 'yes' : 'no'}; node ${process.version}`,
+    `wskit benchmark: ${runs} run(s)${quick ? ', quick' : ''}, medians; ratios are medians of per-run ratios, per server-CPU-second where the row has it, else wall clock`,
+    `server pinned to CPU 0, driver to CPU 1: ${canPin ? 'yes' : 'no'}; node ${process.version}${bun.path ? `; bun ${bun.version}` : ''}`,
     '',
-    `| scenario | metric | ${servers.join(' | ')} | ratio (wall) | ${servers.map((s) => `${s} per CPU-s`).join(' | ')} | ratio (per CPU-s) |${withFloor ? ` ceiling (${FLOOR}/${reference}) |` : ''} errors |`,
-    `|---|---|${servers.map(() => '---:|').join('')}---:|${servers.map(() => '---:|').join('')}---:|${withFloor ? '---:|' : ''}---:|`,
+    `| scenario | metric | ${servers.join(' | ')} | ${servers.map((s) => `${s} per CPU-s`).join(' | ')} | ${ratioHeads.join(' | ')} |${withBun ? ` ${subject}/${BUN} |` : ''} errors |`,
+    `|---|---|${servers.map(() => '---:|').join('')}${servers.map(() => '---:|').join('')}${others.map(() => '---:|').join('')}${withBun ? '---:|' : ''}---:|`,
   ];
-  const times = (ratio: number | null): string => (ratio === null || Number.isNaN(ratio) ? '-' : `${ratio.toFixed(2)}x`);
   for (const row of rows) {
     const better = row.higherBetter ? '' : ' (lower is better)';
     lines.push(
-      `| ${row.title} | ${row.metric}${better} | ${servers.map((s) => fmt(row.values[s])).join(' | ')} | ${times(row.ratio)} | ` +
-        `${servers.map((s) => (row.perCpu ? fmt(row.perCpu[s]) : '-')).join(' | ')} | ${times(row.perCpuRatio)} |${withFloor ? ` ${times(row.floorRatio)} |` : ''} ${row.errors} |`,
+      `| ${row.title} | ${row.metric}${better} | ${servers.map((s) => fmt(row.values[s])).join(' | ')} | ` +
+        `${servers.map((s) => (row.perCpu ? fmt(row.perCpu[s]) : '-')).join(' | ')} | ${others.map((s) => times(row.ratios[s])).join(' | ')} |` +
+        `${withBun ? ` ${times(row.bunRatio)} |` : ''} ${row.errors} |`,
     );
   }
   for (const note of notes) lines.push(`note: ${note}`);

@@ -1,10 +1,11 @@
 /**
- * The benchmark's servers: `wskit`, `ws` (8, no add-ons) or `ws-bufferutil` (8 with its native masking add-on),
- * with the same endpoints; and `node-floor`, a reference that is no WebSocket server (see floor-server.ts).
+ * The benchmark's servers: `wskit`, `wskit-metrics` (wskit with `metrics: true`, to measure what counting
+ * costs), `ws` (8, no add-ons) or `ws-bufferutil` (8 with its native masking add-on), with the same endpoints;
+ * and `node-floor`, a reference that is no WebSocket server (see floor-server.ts).
  * Echo on any path; on `/broadcast` every message from any client goes to all
  * `/broadcast` clients, the sender included.
  *
- *   node --import tsx bench/server.ts [wskit|ws|ws-bufferutil|node-floor] [--deflate]
+ *   node --import tsx bench/server.ts [wskit|wskit-metrics|ws|ws-bufferutil|node-floor] [--deflate]
  *
  * Listens on $HOST:$PORT (default 127.0.0.1:8765) and prints `listening <port>`.
  * Runs in the foreground so its PID is the one measured (also by the neutral
@@ -26,9 +27,9 @@ function ready(address: AddressInfo | string | null): void {
   process.stdout.write(`listening ${bound}\n`);
 }
 
-async function startWskit(): Promise<void> {
+async function startWskit(metrics: boolean): Promise<void> {
   const room = new Set<Connection>();
-  const options: ServerOptions & { compression?: boolean } = { host, port, logger: null, maxMessageSize: 64 * 1024 * 1024 };
+  const options: ServerOptions & { compression?: boolean } = { host, port, logger: null, maxMessageSize: 64 * 1024 * 1024, metrics };
   // `compression` is negotiated only where serve() supports it; the driver checks what was agreed.
   if (deflate) options.compression = true;
   else options.compression = false;
@@ -79,7 +80,8 @@ process.on('SIGTERM', () => process.exit(0));
 process.on('SIGINT', () => process.exit(0));
 if (impl === 'ws') await startWs(false);
 else if (impl === 'ws-bufferutil') await startWs(true);
-else if (impl === 'wskit') await startWskit();
+else if (impl === 'wskit') await startWskit(false);
+else if (impl === 'wskit-metrics') await startWskit(true);
 else if (impl === 'node-floor') ready((await startFloor(host, port)).address());
 else {
   process.stderr.write(`unknown server ${impl}\n`);

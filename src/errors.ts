@@ -75,6 +75,12 @@ export class InvalidHandshake extends WebSocketError {
   }
 }
 
+/**
+ * Node's `Buffer` where Node's types are loaded, else `Uint8Array`: errors.ts is shared with the browser build, whose
+ * users have no `Buffer` type.
+ */
+type NodeBuffer = typeof globalThis extends { Buffer: { prototype: infer B } } ? B : Uint8Array;
+
 /** A handshake response as seen by the client. */
 export interface HttpResponseInfo {
   /** HTTP status code. */
@@ -84,7 +90,7 @@ export interface HttpResponseInfo {
   /** Response headers with lowercase names. */
   headers: Map<string, string>;
   /** The body, if any was read. */
-  body: Buffer;
+  body: NodeBuffer;
 }
 
 /** The server rejected the handshake with an HTTP status other than 101. */

@@ -172,7 +172,7 @@ export function router(routes: Routes = {}): Router {
     if (leaf === null) return null;
     const params: Record<string, string> = {};
     for (let i = 0; i < leaf.names.length; i++) params[leaf.names[i]!] = values[i]!;
-    return { handler: leaf.handler, params };
+    return { handler: leaf.handler, params, pattern: leaf.pattern };
   };
 
   const route = ((request: Pick<RequestInfo, 'path'>) => match(request.path)) as Router;

@@ -1,6 +1,8 @@
 /** Shared test utilities: real servers on loopback, and external tools that may be missing. */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import net from 'node:net';
 import { serve, type Handler, type Server, type ServerOptions } from '../src/index.js';
 
@@ -42,6 +44,55 @@ export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--
 export const skipWithoutOpenssl: string | false = probe(() => execFileSync('openssl', ['version'], { stdio: 'ignore' }))
   ? false
   : 'openssl is not installed';
+
+/** A self-signed certificate for `localhost` and 127.0.0.1, made by `openssl` in a temporary directory. */
+export interface TestCertificate {
+  /** The directory holding cert.pem and key.pem. */
+  dir: string;
+  cert: Buffer;
+  key: Buffer;
+  /** Removes the directory. */
+  remove(): void;
+}
+
+/** Makes a {@link TestCertificate} (RSA 2048, valid one day). */
+export function makeCertificate(): TestCertificate {
+  const dir = mkdtempSync(join(tmpdir(), 'wskit-tls-'));
+  execFileSync(
+    'openssl',
+    [
+      'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-sha256', '-days', '1',
+      '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
+      '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
+    ],
+    { stdio: 'ignore' },
+  );
+  return {
+    dir,
+    cert: readFileSync(join(dir, 'cert.pem')),
+    key: readFileSync(join(dir, 'key.pem')),
+    remove: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+/**
+ * A home directory whose NSS database (what Chromium on Linux trusts, `~/.pki/nssdb`) trusts `certificate` as a
+ * CA, made with `certutil` (libnss3-tools): launch Chromium with `env: { HOME }` to trust the test server properly
+ * instead of ignoring certificate errors. Removed with the certificate's directory.
+ */
+export function chromiumHomeTrusting(certificate: TestCertificate): string {
+  const home = join(certificate.dir, 'home');
+  const db = `sql:${join(home, '.pki', 'nssdb')}`;
+  mkdirSync(join(home, '.pki', 'nssdb'), { recursive: true });
+  execFileSync('certutil', ['-d', db, '-N', '--empty-password'], { stdio: 'ignore' });
+  execFileSync('certutil', ['-d', db, '-A', '-t', 'C,,', '-n', 'wskit-test', '-i', join(certificate.dir, 'cert.pem')], { stdio: 'ignore' });
+  return home;
+}
+
+/** Skip reason when certutil (libnss3-tools) is missing. */
+export const skipWithoutCertutil: string | false = existsSync('/usr/bin/certutil')
+  ? false
+  : 'certutil is not installed (apt-get install libnss3-tools)';
 
 /** Starts a wskit server on 127.0.0.1 with a free port. */
 export function startServer(handler: Handler, options: ServerOptions = {}): Promise<Server> {
@@ -98,6 +149,15 @@ export function within<T>(promise: Promise<T>, ms: number, what = 'operation'): 
       timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
     }),
   ]);
+}
+
+/** Polls `condition` every 10 ms until it holds; rejects with `what` after `ms` (a deadline, not a sleep). */
+export async function until(condition: () => boolean, ms: number, what: string): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
+    await delay(10);
+  }
 }
 
 /** Opens a raw TCP connection and resolves with everything received until the peer closes. */

@@ -22,10 +22,18 @@ export async function waitForRedis(port: number, ms = 20_000): Promise<void> {
   }
 }
 
-/** Starts redis-server on 127.0.0.1:`port` without persistence and waits until it answers. The caller stops it. */
-export async function startRedis(port: number, track: (child: ChildProcess) => ChildProcess = (child) => child): Promise<ChildProcess> {
+/**
+ * Starts redis-server on 127.0.0.1:`port` and waits until it answers. The caller stops it. Without persistence, or
+ * with `aof` (a directory): an append-only file there, fsynced at every write, so a SIGKILL loses nothing.
+ */
+export async function startRedis(
+  port: number,
+  track: (child: ChildProcess) => ChildProcess = (child) => child,
+  aof?: string,
+): Promise<ChildProcess> {
+  const persistence = aof === undefined ? ['--appendonly', 'no'] : ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', aof];
   const redis = track(
-    spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+    spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence], {
       stdio: ['ignore', 'pipe', 'pipe'],
     }),
   );

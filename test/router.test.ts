@@ -21,8 +21,8 @@ describe('router: matching', () => {
   });
 
   it('captures named parameters', () => {
-    assert.deepEqual(routes.match('/light/on'), { handler: a, params: { status: 'on' } });
-    assert.deepEqual(routes.match('/rooms/42/chat'), { handler: c, params: { room: '42' } });
+    assert.deepEqual(routes.match('/light/on'), { handler: a, params: { status: 'on' }, pattern: '/light/{status}' });
+    assert.deepEqual(routes.match('/rooms/42/chat'), { handler: c, params: { room: '42' }, pattern: '/rooms/{room}/chat' });
   });
 
   it('prefers a literal segment over a parameter', () => {

@@ -7,9 +7,9 @@
 import type { Connection } from '../node/connection.js';
 import type { ConnectOptions } from '../node/client.js';
 import { openConnection } from '../node/client.js';
-import { UsageError, parseOptions } from './args.js';
-import { CLIENT_OPTIONS, checkUrl, clientOptions } from './connect.js';
-import { explainConnectError, formatNumber, palette, parseNumber } from './format.js';
+import { BYTES, COUNT, SECONDS, UsageError, numberFlag, parseOptions } from './args.js';
+import { CLIENT_OPTIONS, checkUrl, clientOptions } from './client-flags.js';
+import { escapeControl, explainConnectError, formatNumber, palette } from './format.js';
 import { Histogram, formatMs, rate, summarize, type LatencySummary } from './stats.js';
 
 /** One line for `wskit --help`. */
@@ -18,8 +18,8 @@ export const summary = 'load generator: messages/s, MB/s and latency percentiles
 /** `wskit bench --help`. */
 export const help = `Usage: wskit bench URL [options]
 
-Measures an echo server: opens -c connections, keeps -n messages in flight
-on each (a reply releases the next send), and reports messages/s, MB/s,
+Measures an echo server: opens -c connections, keeps --inflight messages in
+flight on each (a reply releases the next send), and reports messages/s, MB/s,
 round-trip latency percentiles (p50, p90, p99, p99.9, max) and errors.
 The server must send one reply per message, in order (any echo server).
 
@@ -29,17 +29,20 @@ handshakes/s, handshake latency and how many connections were held.
 
 Options:
   -c, --connections N   concurrent connections (default 10)
-  -n, --inflight N      messages in flight per connection (default 1)
-  -s, --size BYTES      message size (default 64)
-      --binary          send binary messages (default text)
-  -d, --duration SEC    run time (default 10, unless --count)
-      --count N         stop after N replies in total (or N connections with --connect)
+      --inflight N      messages in flight per connection (default 1)
+      --size BYTES      message size (default 64; 4k, 1M accepted)
+  -b, --binary          send binary messages (default text)
+  -d, --duration SEC    run time (default 10, unless --count; 500ms, 2m accepted)
+  -n, --count N         stop after N replies in total (or N connections with --connect)
   -r, --rate N          at most N messages/s in total (default: as fast as replies come)
       --connect         measure handshakes/s and hold idle connections
       --compression     offer permessage-deflate (off by default)
       --json            print the result as JSON on stdout
-  plus the connection flags of 'wskit connect': -H, --subprotocol, -o, --auth,
-  --insecure, --ca
+  plus the connection flags of 'wskit connect': -H, -s/--subprotocol, -o,
+  --auth, -k/--insecure/--no-check, --ca, --cert/--key/--passphrase
+
+-s and -n mean what they mean in 'wskit connect' (subprotocol, count of
+messages); -c is the load generators' connections (wrk, ab, autocannon).
 
 A live progress line is shown on stderr when it is a terminal.
 
@@ -47,8 +50,8 @@ Exit status: 0 no errors, 1 errors happened (failed connections, unexpected
 closes) or nothing could be measured, 2 bad arguments.
 
 Examples:
-  wskit bench ws://127.0.0.1:8765 -c 50 -n 10 --duration 10
-  wskit bench ws://127.0.0.1:8765 --size 65536 --binary --count 10000
+  wskit bench ws://127.0.0.1:8765 -c 50 --inflight 10 --duration 10
+  wskit bench ws://127.0.0.1:8765 --size 64k --binary --count 10k
   wskit bench ws://127.0.0.1:8765 -c 10 --rate 5000 --json
   wskit bench ws://127.0.0.1:8765 --connect -c 20 --count 5000
 `;
@@ -128,13 +131,12 @@ export async function run(args: string[]): Promise<number> {
     args,
     {
       ...CLIENT_OPTIONS,
-      subprotocol: { type: 'string', multiple: true },
       connections: { type: 'string', short: 'c' },
-      inflight: { type: 'string', short: 'n' },
-      size: { type: 'string', short: 's' },
-      binary: { type: 'boolean' },
+      inflight: { type: 'string' },
+      size: { type: 'string' },
+      binary: { type: 'boolean', short: 'b' },
       duration: { type: 'string', short: 'd' },
-      count: { type: 'string' },
+      count: { type: 'string', short: 'n' },
       rate: { type: 'string', short: 'r' },
       connect: { type: 'boolean' },
       compression: { type: 'boolean' },
@@ -145,10 +147,10 @@ export async function run(args: string[]): Promise<number> {
   if (positionals.length > 1) throw new UsageError(`unexpected argument '${positionals[1]}'`);
   const url = checkUrl(positionals[0], 'bench');
   const options = clientOptions(values);
-  const count = parseNumber('--count', values.count, { integer: true, min: 1 }) ?? 0;
-  const duration = parseNumber('--duration', values.duration) ?? (count > 0 ? 0 : 10);
+  const count = numberFlag('--count', values.count, COUNT) ?? 0;
+  const duration = numberFlag('--duration', values.duration, SECONDS) ?? (count > 0 ? 0 : 10);
   if (duration === 0 && count === 0) throw new UsageError('--duration must be above 0');
-  const size = parseNumber('--size', values.size, { integer: true }) ?? 64;
+  const size = numberFlag('--size', values.size, BYTES) ?? 64;
   const settings: BenchSettings = {
     url,
     options: {
@@ -159,13 +161,13 @@ export async function run(args: string[]): Promise<number> {
       maxQueue: 1024,
       writeLimit: 1 << 20,
     },
-    connections: parseNumber('--connections', values.connections, { integer: true, min: 1 }) ?? 10,
-    inflight: parseNumber('--inflight', values.inflight, { integer: true, min: 1 }) ?? 1,
+    connections: numberFlag('--connections', values.connections, COUNT) ?? 10,
+    inflight: numberFlag('--inflight', values.inflight, COUNT) ?? 1,
     size,
     binary: values.binary === true,
     durationMs: duration * 1000,
     count,
-    rate: parseNumber('--rate', values.rate) ?? 0,
+    rate: numberFlag('--rate', values.rate, { unit: 'count' }) ?? 0,
     json: values.json === true,
   };
   if (values.connect) {
@@ -189,7 +191,8 @@ class Totals {
   readonly histogram = new Histogram();
   stopping = false;
 
-  error(message: string): void {
+  error(raw: string): void {
+    const message = escapeControl(raw);
     this.errors++;
     if (this.errorSamples.length < 5 && !this.errorSamples.includes(message)) this.errorSamples.push(message);
   }

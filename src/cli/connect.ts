@@ -1,24 +1,30 @@
 /**
  * `wskit connect URL`: an interactive WebSocket client on a terminal, a
- * line-per-message filter in a pipeline.
+ * message-per-line filter in a pipeline; with `-l PORT`, the same thing as a
+ * server that clients connect to (wscat's listen mode).
  */
-import { readFileSync } from 'node:fs';
 import readline from 'node:readline';
 import type { CloseInfo } from '../errors.js';
 import type { Connection } from '../node/connection.js';
-import { connect, parseWebSocketUrl, type ConnectOptions } from '../node/client.js';
+import { connect, type ConnectOptions } from '../node/client.js';
+import { serve, type Server } from '../node/server.js';
 import type { Message } from '../node/types.js';
-import { isValidWireCloseCode } from '../protocol/opcodes.js';
-import { UsageError, parseOptions } from './args.js';
-import { describeClose, escapeControl, explainConnectError, palette, parseHex, parseNumber, prettyJson, toHex } from './format.js';
+import { isNormalCloseCode, isValidWireCloseCode } from '../protocol/opcodes.js';
+import { COUNT, MAX_SIZE, SECONDS, UsageError, numberFlag, parseOptions, parsePort } from './args.js';
+import { CLIENT_OPTIONS, CLIENT_OPTIONS_HELP, ConnectFailed, checkUrl, clientOptions, open, subprotocolWarning } from './client-flags.js';
+import { describeClose, escapeControl, explainConnectError, palette, parseHex, prettyJson, quote, toHex } from './format.js';
+import { onStdoutClosed } from './output.js';
 
 /** One line for `wskit --help`. */
-export const summary = 'interactive client; a line-per-message filter when stdin is not a terminal';
+export const summary = 'interactive client (or -l PORT: a server you type into); a message-per-line filter in a pipeline';
 
 /** `wskit connect --help`. */
 export const help = `Usage: wskit connect URL [options]
+       wskit connect -l PORT [options]
 
-Opens a WebSocket connection to URL (ws:// or wss://).
+Opens a WebSocket connection to URL (ws:// or wss://; 'localhost:8765'
+without a scheme means ws://). With -l PORT it listens instead and talks to
+the clients that connect (what you type goes to all of them).
 
 On a terminal it is interactive: lines you type are sent as text messages,
 received messages are printed after '< ' without disturbing the line being
@@ -34,124 +40,56 @@ When stdin is not a terminal, each input line is sent as one message and
 each received message is printed as one line (control characters escaped,
 binary as hex) on stdout; status lines go to stderr. At the end of input it
 waits -w seconds (default: until no message came for 1 s), then closes.
+A closed stdout (| head) closes the connection quietly.
 
 Options:
-  -H, --header 'Name: value'  add a request header (repeatable)
-  -s, --subprotocol NAME      offer a subprotocol (repeatable)
-  -o, --origin ORIGIN         send an Origin header
-      --auth USER:PASS        HTTP Basic authentication
-      --proxy URL             connect through an HTTP proxy (CONNECT)
-      --insecure              do not verify the server's TLS certificate
-      --ca FILE               trust the CA certificate(s) in FILE (PEM)
+  -c, --connect URL           the URL (as wscat -c); same as the argument
+  -l, --listen PORT           be the server: listen on PORT (0 picks one)
+      --host H                with -l: interface (default 127.0.0.1)
+${CLIENT_OPTIONS_HELP}
   -x, --execute MESSAGE       send MESSAGE after connecting (repeatable)
   -w, --wait SECONDS          close after SECONDS (after -x, or after end of input)
   -n, --count N               close after receiving N messages
+  -1, --one-message           send one message (the first line or -x), close
+                              after receiving one
+  -u, --send-only             only send: received messages are not printed,
+                              and the end of input closes at once (websocat -u)
+  -U, --receive-only          only receive: stdin is not read (websocat -U)
   -t, --timeout SECONDS       give up after SECONDS (exit 1 if --count was not reached)
   -b, --binary                send input lines as binary messages
+  -0, --null                  messages are separated by NUL instead of newline,
+                              on stdin and stdout (newlines inside kept)
+      --base64                print binary messages as base64 (default hex)
+      --raw                   print messages as they are: no escaping, binary
+                              as bytes (not to a terminal: use > file or |)
       --json                  pretty-print JSON messages (compact, one line, in a pipeline)
-      --ping-interval SECONDS keepalive ping interval (default 20; 0 disables)
+      --max-size N            largest message accepted (default 64M; 1009 beyond)
+  -P, --show-ping-pong        print the pings and pongs the peer sends
       --reconnect             reconnect when the connection drops
   -q, --quiet                 no status lines (Connected / Connection closed)
 
-Control characters in received text are always escaped (\\e, \\r, \\x07...),
-so a hostile server cannot drive your terminal.
+Units: SECONDS take 500ms, 2s, 1m; N takes 10k.
+Control characters in received text are escaped (\\e, \\r, \\x07...) unless
+--raw, so a hostile server cannot drive your terminal.
 
-Exit status: 0 closed normally (1000, 1001 or no status), 1 connection failed
-or closed with an error code, 2 bad arguments.
+Exit status: 0 closed normally (1000, 1001, no status, the code you gave to
+/close, or --count reached), 1 connection failed or closed with an error
+code, 2 bad arguments.
 
 Examples:
   wskit connect ws://localhost:8765
+  wskit connect -c localhost:8765
   wskit connect wss://example.com/chat -H 'Authorization: Bearer t0k3n' -s chat.v1
   echo '{"op":"subscribe"}' | wskit connect ws://localhost:8765 --count 3
   wskit connect ws://localhost:8765 -x hello -x world -w 1
   seq 100 | wskit connect ws://localhost:8765 | sort -n | tail -1
+  wskit connect -l 9000
+  wskit connect ws://localhost:8765 -U --raw > capture.bin
 `;
 
-const OK_CODES = new Set([1000, 1001, 1005]);
 
-/** The option definitions of the connection flags (headers, TLS...), for `parseOptions`. */
-export const CLIENT_OPTIONS = {
-  header: { type: 'string', short: 'H', multiple: true },
-  subprotocol: { type: 'string', short: 's', multiple: true },
-  origin: { type: 'string', short: 'o' },
-  auth: { type: 'string' },
-  proxy: { type: 'string' },
-  insecure: { type: 'boolean', short: 'k' },
-  ca: { type: 'string' },
-  'ping-interval': { type: 'string' },
-} as const;
-
-/** Builds `connect()` options from the parsed connection flags; throws UsageError on a bad value. */
-export function clientOptions(values: {
-  header?: string[];
-  subprotocol?: string[];
-  origin?: string;
-  auth?: string;
-  proxy?: string;
-  insecure?: boolean;
-  ca?: string;
-  'ping-interval'?: string;
-}): ConnectOptions {
-  const headers: Array<[string, string]> = [];
-  for (const header of values.header ?? []) {
-    const colon = header.indexOf(':');
-    const name = colon > 0 ? header.slice(0, colon).trim() : '';
-    if (name === '' || /[^!#$%&'*+\-.^_`|~0-9A-Za-z]/.test(name) || /[\r\n]/.test(header)) {
-      throw new UsageError(`invalid header '${header}' (expected 'Name: value')`);
-    }
-    headers.push([name, header.slice(colon + 1).trim()]);
-  }
-  if (values.auth !== undefined) {
-    if (!values.auth.includes(':')) throw new UsageError(`invalid --auth '${values.auth}' (expected user:password)`);
-    headers.push(['Authorization', `Basic ${Buffer.from(values.auth).toString('base64')}`]);
-  }
-  const options: ConnectOptions = { headers };
-  if (values.subprotocol) options.subprotocols = values.subprotocol;
-  if (values.origin !== undefined) options.origin = values.origin;
-  if (values.insecure) options.rejectUnauthorized = false;
-  if (values.ca !== undefined) {
-    try {
-      options.ca = readFileSync(values.ca);
-    } catch (error) {
-      throw new UsageError(`cannot read --ca file ${values.ca}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
-    }
-  }
-  const ping = parseNumber('--ping-interval', values['ping-interval']);
-  if (ping !== undefined) options.pingInterval = ping === 0 ? null : ping * 1000;
-  if (values.proxy !== undefined) {
-    try {
-      const proxy = new URL(values.proxy);
-      if (proxy.protocol !== 'http:' && proxy.protocol !== 'https:') throw new Error();
-    } catch {
-      throw new UsageError(`invalid --proxy '${values.proxy}' (expected http://host:port or https://host:port)`);
-    }
-    options.proxy = values.proxy;
-  }
-  return options;
-}
-
-/** Checks a URL argument; a malformed one is a usage error. */
-export function checkUrl(url: string | undefined, command: string): string {
-  if (url === undefined) throw new UsageError(`missing URL (e.g. wskit ${command} ws://localhost:8765)`);
-  try {
-    parseWebSocketUrl(url);
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-  return url;
-}
-
-/** A connection attempt that failed, already explained in one line. */
-export class ConnectFailed extends Error {}
-
-/** Connects, turning any failure into a one-line {@link ConnectFailed} (exit status 1). */
-export async function open(url: string, options: ConnectOptions): Promise<Connection> {
-  try {
-    return await connect(url, options);
-  } catch (error) {
-    throw new ConnectFailed(explainConnectError(error, url));
-  }
-}
+/** How received messages are written in a pipeline. */
+type OutputFormat = 'text' | 'base64' | 'raw';
 
 /** Runs the client; resolves with the exit status. */
 export async function run(args: string[]): Promise<number> {
@@ -159,40 +97,74 @@ export async function run(args: string[]): Promise<number> {
     args,
     {
       ...CLIENT_OPTIONS,
+      connect: { type: 'string', short: 'c' },
+      listen: { type: 'string', short: 'l' },
+      host: { type: 'string' },
       execute: { type: 'string', short: 'x', multiple: true },
       wait: { type: 'string', short: 'w' },
       count: { type: 'string', short: 'n' },
+      'one-message': { type: 'boolean', short: '1' },
+      'send-only': { type: 'boolean', short: 'u' },
+      'receive-only': { type: 'boolean', short: 'U' },
       timeout: { type: 'string', short: 't' },
       binary: { type: 'boolean', short: 'b' },
+      null: { type: 'boolean', short: '0' },
+      base64: { type: 'boolean' },
+      raw: { type: 'boolean' },
       json: { type: 'boolean' },
+      'max-size': { type: 'string' },
+      'show-ping-pong': { type: 'boolean', short: 'P' },
       reconnect: { type: 'boolean' },
       quiet: { type: 'boolean', short: 'q' },
     },
     true,
   );
-  if (positionals.length > 1) throw new UsageError(`unexpected argument '${positionals[1]}'`);
-  const url = checkUrl(positionals[0], 'connect');
+  const interactive = process.stdin.isTTY === true;
+  const listen = values.listen === undefined ? undefined : parsePort(values.listen, 0, '--listen');
+  const given = [...positionals, ...(values.connect === undefined ? [] : [values.connect])];
+  if (listen !== undefined && given.length > 0) throw new UsageError('give a URL to connect to, or -l PORT to listen, not both');
+  if (given.length > 1) throw new UsageError(`unexpected argument '${positionals.at(-1)}'`);
+  const url = listen === undefined ? checkUrl(given[0], 'connect') : `ws://${values.host ?? '127.0.0.1'}:${listen}`;
+  if (values.host !== undefined && listen === undefined) throw new UsageError('--host goes with -l PORT');
+  if (values.reconnect && listen !== undefined) throw new UsageError('--reconnect is for a client, not with -l');
+  if (values['send-only'] && values['receive-only']) throw new UsageError('--send-only and --receive-only exclude each other');
+  if (values.raw && values.base64) throw new UsageError('--raw and --base64 exclude each other');
+  if (values.raw && (interactive || process.stdout.isTTY === true)) {
+    throw new UsageError('--raw writes received bytes unescaped: redirect stdout to a file or a pipe, and give input from one');
+  }
   const options = clientOptions(values);
-  const wait = parseNumber('--wait', values.wait);
-  const count = parseNumber('--count', values.count, { integer: true, min: 1 });
-  const timeout = parseNumber('--timeout', values.timeout);
-  options.maxMessageSize = 64 * 1024 * 1024;
+  const count = values['one-message'] ? 1 : numberFlag('--count', values.count, COUNT);
+  if (values['one-message'] && values.count !== undefined) throw new UsageError('-1 is --count 1 and one message sent: give one of them');
+  // What one connection can hold: maxQueue unread messages of at most maxMessageSize (stdout is written with backpressure).
+  options.maxMessageSize = numberFlag('--max-size', values['max-size'], MAX_SIZE) ?? 64 * 1024 * 1024;
+  options.maxQueue = 4;
   const session = new Session(url, options, {
-    interactive: process.stdin.isTTY === true,
+    interactive,
+    listen,
+    host: values.host ?? '127.0.0.1',
     execute: values.execute ?? [],
-    wait,
+    wait: numberFlag('--wait', values.wait, SECONDS),
     count,
-    timeout,
+    timeout: numberFlag('--timeout', values.timeout, { ...SECONDS, positive: true }),
     binary: values.binary === true,
     json: values.json === true,
     quiet: values.quiet === true,
     reconnect: values.reconnect === true,
+    output: values.raw ? 'raw' : values.base64 ? 'base64' : 'text',
+    separator: values.null ? '\0' : '\n',
+    oneMessage: values['one-message'] === true,
+    sendOnly: values['send-only'] === true,
+    receiveOnly: values['receive-only'] === true,
+    showPings: values['show-ping-pong'] === true,
   });
   return session.run();
 }
 
 interface SessionSettings {
   interactive: boolean;
+  /** Listen on this port instead of connecting. */
+  listen: number | undefined;
+  host: string;
   execute: string[];
   wait: number | undefined;
   count: number | undefined;
@@ -201,6 +173,12 @@ interface SessionSettings {
   json: boolean;
   quiet: boolean;
   reconnect: boolean;
+  output: OutputFormat;
+  separator: '\n' | '\0';
+  oneMessage: boolean;
+  sendOnly: boolean;
+  receiveOnly: boolean;
+  showPings: boolean;
 }
 
 const SLASH_HELP = `/ping [data]            send a ping and print the round-trip time
@@ -210,14 +188,24 @@ const SLASH_HELP = `/ping [data]            send a ping and print the round-trip
 //text                  send a message starting with '/'`;
 
 class Session {
-  private ws: Connection | undefined;
+  /** Open connections: the one server, or the clients of -l. */
+  private readonly peers = new Set<Connection>();
+  private readonly numbers = new Map<Connection, number>();
+  private server: Server | null = null;
   private stop: AbortController | null = null;
   private stopping = false;
+  private inputStarted = false;
+  private executed = false;
   private rl: readline.Interface | null = null;
   private received = 0;
+  private sent = 0;
   private idleTimer: NodeJS.Timeout | null = null;
   private inputEnded = false;
   private timedOut = false;
+  /** The code the user asked for with /close: its echo is a normal end. */
+  private userCode: number | null = null;
+  /** stdout's reader left: stop quietly. */
+  private outputGone = false;
   private readonly out = process.stdout;
   private readonly colors = palette(process.stdout);
   private readonly errColors = palette(process.stderr);
@@ -243,19 +231,27 @@ class Session {
     }
     const onSignal = () => this.closeSoon();
     process.on('SIGTERM', onSignal);
-    if (!settings.interactive) process.on('SIGINT', onSignal);
+    if (!settings.interactive || settings.receiveOnly) process.on('SIGINT', onSignal);
+    const forgetStdout = onStdoutClosed(() => {
+      this.outputGone = true;
+      this.closeSoon();
+    });
     const cleanup = () => {
       for (const timer of timers) clearTimeout(timer);
       if (this.idleTimer) clearTimeout(this.idleTimer);
       process.off('SIGTERM', onSignal);
       process.off('SIGINT', onSignal);
+      forgetStdout();
       this.rl?.close();
       if (!settings.interactive) process.stdin.destroy();
     };
     this.stop = stop;
     let info: CloseInfo = { code: 1006, reason: '', wasClean: false };
     try {
-      if (settings.reconnect) {
+      if (settings.listen !== undefined) {
+        await this.listen(timers);
+        info = { code: 1000, reason: '', wasClean: true };
+      } else if (settings.reconnect) {
         const connector = connect(this.url, {
           ...this.options,
           signal: stop.signal,
@@ -276,60 +272,140 @@ class Session {
         process.stderr.write(`wskit connect: timed out after ${settings.timeout} s\n`);
         return 1;
       }
+      if (settings.listen !== undefined) throw error;
       throw error instanceof ConnectFailed ? error : new ConnectFailed(explainConnectError(error, this.url));
     }
     cleanup();
+    if (this.outputGone) return 0;
     if (this.timedOut && settings.count !== undefined && this.received < settings.count) {
       process.stderr.write(`wskit connect: timed out after ${settings.timeout} s with ${this.received} of ${settings.count} messages\n`);
       return 1;
     }
-    // Reaching --count is success, whoever closed first.
+    // Reaching --count is success, whoever closed first; so is the close the user asked for.
     if (settings.count !== undefined && this.received >= settings.count) return 0;
-    return OK_CODES.has(info.code) ? 0 : 1;
+    return isNormalCloseCode(info.code) || info.code === this.userCode ? 0 : 1;
   }
 
-  /** Runs one connection: starts input on the first one, waits until it closes. */
+  /** Runs one client connection: starts input on the first one, waits until it closes. */
   private async session(ws: Connection, timers: NodeJS.Timeout[]): Promise<CloseInfo> {
-    const { settings } = this;
-    this.ws = ws;
     this.status(`Connected to ${this.url}.`);
-    const receiving = this.receive(ws);
-    if (this.rl === null) {
-      for (const message of settings.execute) this.send(message);
-      if (settings.interactive) {
-        this.startInteractive();
-        if (settings.wait !== undefined) timers.push(setTimeout(() => this.closeSoon(), settings.wait * 1000));
-      } else {
-        this.startPipeline();
-      }
-    }
-    const info = await ws.closed;
-    await receiving;
-    if (settings.interactive && this.rl !== null && (!settings.reconnect || this.stopping)) {
-      // Done: remove the prompt so the last line is the close status.
-      const rl = this.rl;
-      this.rl = null;
-      const { rows } = rl.getCursorPos();
-      readline.cursorTo(this.out, 0);
-      if (rows > 0) readline.moveCursor(this.out, 0, -rows);
-      readline.clearScreenDown(this.out);
-      rl.close();
-    }
+    const warning = subprotocolWarning(ws, this.options.subprotocols);
+    if (warning !== null) this.status(warning);
+    const info = await this.attachPeer(ws, timers);
+    this.endInteractive();
     this.status(`Connection closed: ${describeClose(info.code, info.reason)}.`);
     return info;
+  }
+
+  /** -l: serves until the input ends, a signal, --count or --timeout; each client is a peer. */
+  private async listen(timers: NodeJS.Timeout[]): Promise<void> {
+    const { settings } = this;
+    let next = 1;
+    let stopped!: () => void;
+    const done = new Promise<void>((resolve) => (stopped = resolve));
+    this.onStop = stopped;
+    let server: Server;
+    try {
+      server = await serve(
+        async (ws) => {
+          const n = next++;
+          this.numbers.set(ws, n);
+          this.status(`Client #${n} connected from ${ws.remoteAddress ?? '?'}.`);
+          const info = await this.attachPeer(ws, timers);
+          this.status(`Client #${n} closed: ${describeClose(info.code, info.reason)}.`);
+        },
+        { host: settings.host, port: settings.listen, logger: null, maxMessageSize: this.options.maxMessageSize, pingInterval: this.options.pingInterval },
+      );
+    } catch (error) {
+      const e = error as NodeJS.ErrnoException;
+      throw new Error(e.code === 'EADDRINUSE' ? `port ${settings.listen} is already in use` : `cannot listen: ${e.message}`);
+    }
+    this.server = server;
+    this.status(`Listening on ${server.url}; waiting for clients (Ctrl-D or Ctrl-C stops).`);
+    // A terminal gets its prompt at once; a pipeline is read once a client is there to send to.
+    if (settings.interactive && !settings.receiveOnly) this.startInput(timers);
+    if (this.stopping) stopped();
+    await done;
+    this.endInteractive();
+    await server.close(1001, 'wskit connect stopped');
+  }
+
+  /** Called when the session should end (set by listen mode). */
+  private onStop: (() => void) | null = null;
+
+  /** Receives from `ws` until it closes; starts the input on the first peer. */
+  private async attachPeer(ws: Connection, timers: NodeJS.Timeout[]): Promise<CloseInfo> {
+    this.peers.add(ws);
+    if (this.settings.showPings) this.watchControlFrames(ws);
+    const receiving = this.receive(ws);
+    if (!this.executed) {
+      this.executed = true;
+      for (const message of this.settings.execute) this.send(message);
+    }
+    if (!this.inputStarted) this.startInput(timers);
+    const info = await ws.closed;
+    await receiving;
+    this.peers.delete(ws);
+    return info;
+  }
+
+  /** Starts reading stdin (once: on the first connection, or at once for a terminal in listen mode). */
+  private startInput(timers: NodeJS.Timeout[]): void {
+    if (this.inputStarted) return;
+    this.inputStarted = true;
+    const { settings } = this;
+    if (settings.interactive && !settings.receiveOnly) this.startInteractive();
+    else if (!settings.receiveOnly && !(settings.oneMessage && this.sent > 0)) this.startPipeline();
+    else this.endOfInput();
+    if (settings.wait !== undefined && (settings.interactive || settings.receiveOnly)) timers.push(setTimeout(() => this.closeSoon(), settings.wait * 1000));
+  }
+
+  /** Shows pings and pongs from the peer (-P). */
+  private watchControlFrames(ws: Connection): void {
+    // The connection reports control frames through these hooks (no public event yet); the originals still run.
+    const show = (kind: string, payload: Buffer) => {
+      const text = `< ${kind}${payload.length > 0 ? ' ' + quote(payload.toString('utf8')) : ''}`;
+      if (this.settings.interactive) this.print(this.colors.yellow(text));
+      else if (!this.settings.quiet) process.stderr.write(this.errColors.yellow(text) + '\n');
+    };
+    const onPing = ws.onPing.bind(ws);
+    const onPong = ws.onPong.bind(ws);
+    ws.onPing = (payload: Buffer) => {
+      show('ping', payload);
+      onPing(payload);
+    };
+    ws.onPong = (payload: Buffer) => {
+      show('pong', payload);
+      onPong(payload);
+    };
+  }
+
+  /** Removes the prompt so that the last line is the close status. */
+  private endInteractive(): void {
+    const { settings } = this;
+    if (!settings.interactive || this.rl === null || (settings.reconnect && !this.stopping)) return;
+    const rl = this.rl;
+    this.rl = null;
+    const { rows } = rl.getCursorPos();
+    readline.cursorTo(this.out, 0);
+    if (rows > 0) readline.moveCursor(this.out, 0, -rows);
+    readline.clearScreenDown(this.out);
+    rl.close();
   }
 
   private closeSoon(code = 1000, reason = ''): void {
     this.stopping = true;
     this.stop?.abort();
-    this.ws?.close(code, reason).catch(() => undefined);
+    for (const ws of this.peers) ws.close(code, reason).catch(() => undefined);
+    this.onStop?.();
   }
 
   /** Status lines go to stdout on a terminal, to stderr in a pipeline (stdout carries only messages). */
   private status(line: string): void {
-    if (this.settings.quiet) return;
-    if (this.settings.interactive) this.print(this.colors.dim(line));
-    else process.stderr.write(this.errColors.dim(line) + '\n');
+    if (this.settings.quiet || this.outputGone) return;
+    const text = escapeControl(line);
+    if (this.settings.interactive) this.print(this.colors.dim(text));
+    else process.stderr.write(this.errColors.dim(text) + '\n');
   }
 
   /** Prints a line above the prompt, then redraws the prompt and what was being typed. */
@@ -348,16 +424,23 @@ class Session {
   }
 
   private error(message: string): void {
-    if (this.settings.interactive) this.print(this.colors.red(message));
-    else process.stderr.write(this.errColors.red(message) + '\n');
+    if (this.outputGone) return;
+    const text = escapeControl(message);
+    if (this.settings.interactive) this.print(this.colors.red(text));
+    else process.stderr.write(this.errColors.red(text) + '\n');
   }
 
   private async receive(ws: Connection): Promise<void> {
+    const { count } = this.settings;
     try {
       for await (const message of ws) {
+        // Past --count, or nobody reads stdout: drain until the close completes, show nothing more.
+        if (this.outputGone || (count !== undefined && this.received >= count)) continue;
         this.received++;
-        this.display(message);
-        if (this.settings.count !== undefined && this.received >= this.settings.count) this.closeSoon();
+        if (!this.settings.sendOnly) this.display(message, ws);
+        // A slow reader of stdout slows the reading from the socket instead of filling memory.
+        if (this.out.writableNeedDrain) await this.stdoutDrained();
+        if (count !== undefined && this.received >= count) this.closeSoon();
         else if (this.inputEnded && this.idleTimer !== null) this.idleTimer.refresh();
       }
     } catch {
@@ -365,52 +448,128 @@ class Session {
     }
   }
 
-  private display(message: Message): void {
-    const { json, interactive } = this.settings;
+  /** Resolves when stdout drained, or its reader went away. */
+  private stdoutDrained(): Promise<void> {
+    return new Promise((resolve) => {
+      let forget: () => void = () => undefined;
+      const done = () => {
+        forget();
+        this.out.off('drain', done);
+        resolve();
+      };
+      forget = onStdoutClosed(done);
+      this.out.once('drain', done);
+    });
+  }
+
+  private display(message: Message, from: Connection): void {
+    const { json, interactive, output, separator } = this.settings;
     if (!interactive) {
+      if (output === 'raw') {
+        this.out.write(message);
+        this.out.write(separator);
+        return;
+      }
       let line: string;
-      if (typeof message === 'string') line = escapeControl(json ? prettyJson(message, '') : message);
-      else line = toHex(message);
-      this.out.write(line + '\n');
+      if (typeof message === 'string') line = escapeControl(json ? prettyJson(message, '') : message, separator === '\0');
+      else line = output === 'base64' ? message.toString('base64') : toHex(message);
+      this.out.write(line + separator);
       return;
     }
-    const marker = this.colors.green('< ');
+    const who = this.peers.size > 1 ? this.colors.dim(`#${this.numbers.get(from)} `) : '';
+    const marker = who + this.colors.green('< ');
     if (typeof message === 'string') {
       const text = escapeControl(json ? prettyJson(message) : message, true);
       this.print(marker + text.replace(/\n/g, '\n  '));
     } else {
-      this.print(marker + this.colors.dim('(binary) ') + toHex(message));
+      this.print(marker + this.colors.dim('(binary) ') + (output === 'base64' ? message.toString('base64') : toHex(message)));
     }
   }
 
-  private send(text: string): void {
-    const data = this.settings.binary ? Buffer.from(text) : text;
-    if (this.ws === undefined || this.ws.readyState !== 1) {
-      this.error('not connected: message dropped');
-      return;
+  /** Sends to every peer; false when there was nobody to send to. */
+  private send(text: string | Buffer): Promise<void> | null {
+    const data = typeof text === 'string' && this.settings.binary ? Buffer.from(text) : text;
+    const open = [...this.peers].filter((ws) => ws.readyState === 1);
+    if (open.length === 0) {
+      this.error(this.settings.listen === undefined ? 'not connected: message dropped' : 'no client connected: message dropped');
+      return null;
     }
-    this.ws.send(data).catch((error: Error) => this.error(`cannot send: ${error.message}`));
+    this.sent++;
+    const sending = Promise.all(open.map((ws) => ws.send(data))).then(() => undefined);
+    sending.catch((error: Error) => this.error(`cannot send: ${error.message}`));
+    if (this.settings.oneMessage && this.settings.sendOnly) void sending.finally(() => this.closeSoon()).catch(() => undefined);
+    return sending;
+  }
+
+  /** Whether the peers have more than 1 MiB unsent (reading input waits). */
+  private get congested(): boolean {
+    for (const ws of this.peers) if (ws.bufferedAmount > 1 << 20) return true;
+    return false;
+  }
+
+  /** Input is over: close now (--send-only), after --wait, or once no message came for 1 s. */
+  private endOfInput(): void {
+    this.inputEnded = true;
+    const { wait, count, sendOnly, interactive, receiveOnly } = this.settings;
+    if (interactive && !receiveOnly) return;
+    if (wait !== undefined) {
+      if (!receiveOnly) this.idleTimer = setTimeout(() => this.closeSoon(), wait * 1000);
+    } else if (sendOnly) {
+      // The close frame goes out after every message already sent.
+      this.closeSoon();
+    } else if (count === undefined && !receiveOnly) this.idleTimer = setTimeout(() => this.closeSoon(), 1000);
   }
 
   private startPipeline(): void {
-    const rl = readline.createInterface({ input: process.stdin, crlfDelay: Infinity, terminal: false });
-    this.rl = rl;
-    rl.on('line', (line) => {
-      const ws = this.ws;
-      if (ws === undefined || ws.readyState !== 1) return;
-      const data = this.settings.binary ? Buffer.from(line) : line;
-      const sent = ws.send(data);
-      if (ws.bufferedAmount > 1 << 20) {
-        rl.pause();
-        sent.finally(() => rl.resume()).catch(() => undefined);
+    const { separator, oneMessage } = this.settings;
+    const onMessage = (data: string | Buffer, pause: () => void, resume: () => void, stopReading: () => void) => {
+      const sending = this.send(data);
+      if (oneMessage) stopReading();
+      if (sending !== null && this.congested) {
+        pause();
+        sending.finally(resume).catch(() => undefined);
       }
-      sent.catch((error: Error) => this.error(`cannot send: ${error.message}`));
-    });
-    rl.on('close', () => {
-      this.inputEnded = true;
-      const { wait, count } = this.settings;
-      if (wait !== undefined) this.idleTimer = setTimeout(() => this.closeSoon(), wait * 1000);
-      else if (count === undefined) this.idleTimer = setTimeout(() => this.closeSoon(), 1000);
+    };
+    if (separator === '\n') {
+      const rl = readline.createInterface({ input: process.stdin, crlfDelay: Infinity, terminal: false });
+      this.rl = rl;
+      let reading = true;
+      rl.on('line', (line) => {
+        if (reading) onMessage(line, () => rl.pause(), () => rl.resume(), () => {
+          reading = false;
+          rl.close();
+        });
+      });
+      rl.on('close', () => this.endOfInput());
+      return;
+    }
+    // -0: each message ends with a NUL byte (the last one may not); bytes are kept as they are for --binary.
+    const stdin = process.stdin;
+    const message = (bytes: Buffer) => (this.settings.binary ? bytes : bytes.toString('utf8'));
+    let pending: Buffer[] = [];
+    let reading = true;
+    const stopReading = () => {
+      reading = false;
+      stdin.off('data', onData);
+      stdin.pause();
+      this.endOfInput();
+    };
+    const onData = (chunk: Buffer) => {
+      let start = 0;
+      for (let end = chunk.indexOf(0); end >= 0 && reading; end = chunk.indexOf(0, start)) {
+        const bytes = Buffer.concat([...pending, chunk.subarray(start, end)]);
+        pending = [];
+        start = end + 1;
+        onMessage(message(bytes), () => stdin.pause(), () => stdin.resume(), stopReading);
+      }
+      if (reading && start < chunk.length) pending.push(chunk.subarray(start));
+    };
+    stdin.on('data', onData);
+    stdin.once('end', () => {
+      if (!reading) return;
+      if (pending.length > 0) this.send(message(Buffer.concat(pending)));
+      pending = [];
+      stopReading();
     });
   }
 
@@ -436,32 +595,34 @@ class Session {
   private command(line: string): void {
     const [name, ...rest] = line.slice(1).split(' ');
     const argument = rest.join(' ');
-    const ws = this.ws;
-    if (ws === undefined || ws.readyState !== 1) {
-      if (name !== 'help') {
-        this.error('not connected');
-        return;
-      }
+    const open = [...this.peers].filter((ws) => ws.readyState === 1);
+    if (open.length === 0 && name !== 'help' && name !== 'close') {
+      this.error(this.settings.listen === undefined ? 'not connected' : 'no client connected');
+      return;
     }
     switch (name) {
       case 'ping':
-        ws!.ping(argument === '' ? undefined : argument).then(
-          (rtt) => this.print(this.colors.yellow(`< pong`) + ` (round trip ${rtt.toFixed(2)} ms)`),
-          (error: Error) => this.error(`ping failed: ${error.message}`),
-        );
+        for (const ws of open) {
+          ws.ping(argument === '' ? undefined : argument).then(
+            (rtt) => this.print(this.colors.yellow(`< pong`) + ` (round trip ${rtt.toFixed(2)} ms)`),
+            (error: Error) => this.error(`ping failed: ${error.message}`),
+          );
+        }
         return;
       case 'close': {
         const code = rest[0] === undefined || rest[0] === '' ? 1000 : Number(rest[0]);
         const reason = rest.slice(1).join(' ');
         if (!Number.isInteger(code) || !isValidWireCloseCode(code)) this.error(`invalid close code '${rest[0]}'`);
         else if (Buffer.byteLength(reason) > 123) this.error('close reason must be at most 123 bytes');
-        else this.closeSoon(code, reason);
+        else {
+          this.userCode = code;
+          this.closeSoon(code, reason);
+        }
         return;
       }
       case 'binary':
         try {
-          const bytes = parseHex(argument);
-          ws!.send(bytes).catch((error: Error) => this.error(`cannot send: ${error.message}`));
+          this.send(parseHex(argument));
         } catch (error) {
           this.error((error as Error).message);
         }

@@ -4,7 +4,6 @@
  * format of `wskit proxy`, e.g. `> TEXT FIN '{"a":1}' [7 bytes]`.
  */
 import { closeCodeName } from '../protocol/opcodes.js';
-import { UsageError } from './args.js';
 
 /** Whether colours should be used on `stream`: a TTY, NO_COLOR unset, TERM not `dumb`. */
 export function useColor(stream: NodeJS.WriteStream = process.stdout): boolean {
@@ -43,10 +42,18 @@ export function palette(stream: NodeJS.WriteStream = process.stdout): Palette {
   };
 }
 
+/** Bidirectional-text controls: they reorder what a terminal shows ("Trojan Source"), so they are escaped too. */
+function isBidiControl(c: number): boolean {
+  return c === 0x061c || c === 0x200e || c === 0x200f || (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069);
+}
+
 /**
- * Escapes C0 and C1 control characters and DEL so that received text cannot
- * drive the terminal (ANSI escape sequences, carriage returns). Tab is kept;
- * a newline is kept only when `keepNewlines` (interactive display).
+ * The one escaping function for text from the network on its way to a
+ * terminal, in every command: C0 and C1 control characters, DEL and bidi
+ * controls become visible escapes, so received text cannot drive the terminal
+ * (ANSI escape sequences, retitling, carriage returns). Tab is kept; a newline
+ * only when `keepNewlines` (interactive display). Idempotent: escaping an
+ * escaped line changes nothing, so a sink may escape what a caller already did.
  */
 export function escapeControl(text: string, keepNewlines = false): string {
   let out = '';
@@ -55,7 +62,7 @@ export function escapeControl(text: string, keepNewlines = false): string {
     const c = text.charCodeAt(i);
     if (c >= 0x20 && c < 0x7f) continue;
     if (c === 0x09 || (c === 0x0a && keepNewlines)) continue;
-    if (c < 0x20 || c === 0x7f || (c >= 0x80 && c <= 0x9f)) {
+    if (c < 0x20 || c === 0x7f || (c >= 0x80 && c <= 0x9f) || isBidiControl(c)) {
       out += text.slice(start, i);
       start = i + 1;
       if (c === 0x0a) out += '\\n';
@@ -195,19 +202,12 @@ export function formatNumber(value: number, digits = 0): string {
   return value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 }
 
-/** Parses a positive number argument (seconds, counts); throws a message suitable for a UsageError. */
-export function parseNumber(name: string, value: string | undefined, options: { integer?: boolean; min?: number } = {}): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  const min = options.min ?? 0;
-  if (value.trim() === '' || !Number.isFinite(n) || n < min || (options.integer && !Number.isInteger(n))) {
-    throw new UsageError(`invalid ${name} '${value}' (expected ${options.integer ? 'an integer' : 'a number'} ≥ ${min})`);
-  }
-  return n;
-}
-
 /** A one-line explanation of why connecting to `url` failed (refused, DNS, TLS, HTTP status...). */
 export function explainConnectError(error: unknown, url: string): string {
+  return escapeControl(connectErrorText(error, url));
+}
+
+function connectErrorText(error: unknown, url: string): string {
   const e = error as NodeJS.ErrnoException & { response?: { status: number; statusText: string } };
   const code = e?.code;
   const prefix = `cannot connect to ${url}`;
@@ -220,6 +220,15 @@ export function explainConnectError(error: unknown, url: string): string {
   }
   if (typeof code === 'string' && (code.startsWith('ERR_TLS') || code.includes('CERT') || code.startsWith('UNABLE_TO') || code === 'SELF_SIGNED_CERT_IN_CHAIN')) {
     return `${prefix}: TLS error: ${e.message} (use --ca FILE to trust a certificate, or --insecure)`;
+  }
+  // OpenSSL's own text ("write EPROTO 80FC...:error:0A00010B:SSL routines:ssl3_get_record:wrong version number:...") in words.
+  const openssl = /SSL routines:[^:]*:([^:]+)/.exec(e?.message ?? '');
+  if (code === 'EPROTO' || code?.startsWith('ERR_SSL') || openssl !== null) {
+    const reason = openssl?.[1] ?? e.message.split('\n')[0];
+    if (/wrong version number|packet length too long|http request/i.test(reason!)) {
+      return `${prefix}: TLS handshake failed: the server does not speak TLS on this port (for a plain server use ws:// instead of wss://)`;
+    }
+    return `${prefix}: TLS handshake failed: ${reason}`;
   }
   const message = e instanceof Error ? e.message : String(error);
   return `${prefix}: ${message.split('\n')[0]}`;

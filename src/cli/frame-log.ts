@@ -3,6 +3,7 @@
  * (not messages) from a byte stream without holding whole payloads, and the
  * JSON Lines record format that `wskit replay` reads back.
  */
+import { checkNumber, type NumberRule } from '../node/options.js';
 import { applyMask } from '../protocol/mask.js';
 import { opcodeName } from './format.js';
 
@@ -225,4 +226,95 @@ function isWholeUtf8(data: Buffer): boolean {
 /** The payload bytes of a recorded frame. */
 export function recordedPayload(frame: RecordedFrame): Buffer {
   return frame.text !== undefined ? Buffer.from(frame.text, 'utf8') : Buffer.from(frame.base64 ?? '', 'base64');
+}
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+const SIDES: ReadonlySet<unknown> = new Set(['client', 'server']);
+
+/** Checks that `entry[key]` has the type a log entry needs (absent allowed when `optional`); throws naming the field. */
+function field(entry: Record<string, unknown>, key: string, kind: 'string' | 'boolean' | NumberRule, optional = false): void {
+  const value = entry[key];
+  if (value === undefined) {
+    if (optional) return;
+    throw new Error(`missing "${key}"`);
+  }
+  if (typeof kind === 'string') {
+    if (typeof value !== kind) throw new Error(`"${key}" must be a ${kind}, not ${value === null ? 'null' : typeof value}`);
+  } else {
+    checkNumber(`"${key}"`, value, kind);
+  }
+}
+
+function headerList(entry: Record<string, unknown>, key: string): void {
+  const value = entry[key];
+  if (!Array.isArray(value) || !value.every((h) => Array.isArray(h) && h.length === 2 && typeof h[0] === 'string' && typeof h[1] === 'string')) {
+    throw new Error(`"${key}" must be a list of [name, value] strings`);
+  }
+}
+
+/**
+ * Parses one line of a `--record` log and checks every field's type and
+ * range, so that nothing read from a log file (maybe edited, maybe recorded
+ * from a hostile peer) reaches an allocation or the API unchecked: a `base64`
+ * that is an object, a payload longer than its frame, an opcode of 99. Throws
+ * an Error that says which field is wrong.
+ */
+export function parseRecordEntry(line: string): RecordEntry {
+  const entry = JSON.parse(line) as unknown;
+  if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) throw new Error('not a log entry (an object)');
+  const e = entry as Record<string, unknown>;
+  field(e, 'type', 'string');
+  field(e, 'conn', { integer: true, min: 1 });
+  field(e, 'time', {});
+  switch (e.type) {
+    case 'open':
+      field(e, 'peer', 'string');
+      field(e, 'target', 'string');
+      break;
+    case 'request':
+      field(e, 'method', 'string');
+      field(e, 'target', 'string');
+      headerList(e, 'headers');
+      if (e.stripped !== undefined && !(Array.isArray(e.stripped) && e.stripped.every((v) => typeof v === 'string'))) throw new Error('"stripped" must be a list of strings');
+      break;
+    case 'response':
+      field(e, 'status', { integer: true, min: 100, max: 999 });
+      field(e, 'statusText', 'string');
+      headerList(e, 'headers');
+      break;
+    case 'end':
+      if (!SIDES.has(e.from)) throw new Error('"from" must be "client" or "server"');
+      break;
+    case 'closed':
+      break;
+    case 'frame':
+      checkFrame(e);
+      break;
+    default:
+      throw new Error(`unknown entry type ${JSON.stringify(e.type)}`);
+  }
+  return entry as RecordEntry;
+}
+
+function checkFrame(e: Record<string, unknown>): void {
+  if (!SIDES.has(e.from)) throw new Error('"from" must be "client" or "server"');
+  field(e, 'opcode', { integer: true, max: 15 });
+  field(e, 'op', 'string', true);
+  field(e, 'fin', 'boolean');
+  field(e, 'rsv', { integer: true, max: 7 });
+  field(e, 'masked', 'boolean', true);
+  field(e, 'length', { integer: true });
+  field(e, 'text', 'string', true);
+  field(e, 'base64', 'string', true);
+  field(e, 'truncated', 'boolean', true);
+  field(e, 'code', { integer: true, max: 65535 }, true);
+  field(e, 'reason', 'string', true);
+  if (e.text !== undefined && e.base64 !== undefined) throw new Error('a frame has "text" or "base64", not both');
+  if (typeof e.base64 === 'string' && (e.base64.length % 4 !== 0 || !BASE64.test(e.base64))) throw new Error('"base64" is not valid base64');
+  // Sizes from the string lengths, before decoding anything.
+  const size = typeof e.text === 'string' ? Buffer.byteLength(e.text) : typeof e.base64 === 'string' ? (e.base64.length / 4) * 3 - (e.base64.match(/=*$/)![0].length) : 0;
+  const length = e.length as number;
+  if (e.truncated === true ? size > length : size !== length) {
+    throw new Error(`the payload holds ${size} bytes but "length" says ${length}${e.truncated === true ? '' : ' (and it is not marked truncated)'}`);
+  }
 }

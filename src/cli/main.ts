@@ -5,6 +5,8 @@
  * 2 usage error (bad argument).
  */
 import { UsageError } from './args.js';
+import { escapeControl } from './format.js';
+import { guardOutput } from './output.js';
 
 /** A `wskit` subcommand. */
 export interface Command {
@@ -25,6 +27,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   proxy: () => import('./proxy.js'),
   replay: () => import('./replay.js'),
   bench: () => import('./bench.js'),
+  top: () => import('./top.js'),
 };
 
 /** The names of all commands, sorted. */
@@ -37,13 +40,28 @@ async function usage(): Promise<string> {
   const commands = await Promise.all(names.map((name) => COMMANDS[name]!()));
   const width = Math.max(...names.map((name) => name.length));
   const rows = names.map((name, i) => `  ${name.padEnd(width)}  ${commands[i]!.summary}`);
-  return ['Usage: wskit <command> [options]', '', 'Commands:', ...rows, '', "Run 'wskit <command> --help' for a command's options and examples.", 'Exit codes: 0 success, 1 runtime failure, 2 usage error.'].join('\n');
+  return [
+    'Usage: wskit <command> [options]',
+    '       wskit -c URL | -l PORT [options]   (wscat style: wskit connect)',
+    '',
+    'Commands:',
+    ...rows,
+    '',
+    "Run 'wskit help <command>' or 'wskit <command> --help' for a command's options and examples.",
+    'Exit codes: 0 success, 1 runtime failure, 2 usage error.',
+  ].join('\n');
 }
 
 /** Runs the CLI with `argv` (without node and script); resolves with the exit code. */
 export async function main(argv: string[]): Promise<number> {
-  const [name, ...args] = argv;
-  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+  guardOutput();
+  // wscat's muscle memory: `wskit -c URL` and `wskit -l PORT` are `wskit connect ...`.
+  if (argv[0] !== undefined && /^(-c|-l|--connect|--listen)(=|$)/.test(argv[0])) argv = ['connect', ...argv];
+  let [name, ...args] = argv;
+  if (name === 'help' && args[0] !== undefined) {
+    // `wskit help echo` is `wskit echo --help`.
+    [name, args] = [args[0], ['--help']];
+  } else if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write((await usage()) + '\n');
     return name === undefined ? 2 : 0;
   }
@@ -66,10 +84,10 @@ export async function main(argv: string[]): Promise<number> {
     return await command.run(args);
   } catch (error) {
     if (error instanceof UsageError) {
-      process.stderr.write(`wskit ${name}: ${error.message}\nRun 'wskit ${name} --help' for usage.\n`);
+      process.stderr.write(`wskit ${name}: ${escapeControl(error.message)}\nRun 'wskit ${name} --help' for usage.\n`);
       return 2;
     }
-    process.stderr.write(`wskit ${name}: ${(error as Error).message ?? String(error)}\n`);
+    process.stderr.write(`wskit ${name}: ${escapeControl(String((error as Error)?.message ?? error))}\n`);
     return 1;
   }
 }

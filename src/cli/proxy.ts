@@ -16,12 +16,16 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
-import { parseWebSocketUrl, type WebSocketUrl } from '../node/client.js';
+import { parseWebSocketUrl, type WebSocketUrl } from '../protocol/url.js';
 import { HttpHeadReader, parseRequestHead, parseResponseHead, serializeResponse, type HttpHeaders } from '../protocol/http11.js';
-import { UsageError, parseOptions, parsePort, untilSignal } from './args.js';
-import { checkUrl } from './connect.js';
-import { clock, escapeControl, formatFrame, palette, parseNumber, prettyJson, type Palette } from './format.js';
+import { BYTES, SECONDS, UsageError, numberFlag, parseOptions, parsePort, untilSignal } from './args.js';
+import { stdoutClosed } from './output.js';
+import { checkUrl } from './client-flags.js';
+import { clock, escapeControl, formatFrame, palette, prettyJson, type Palette } from './format.js';
 import { FrameScanError, FrameScanner, recordFrame, type RecordEntry, type ScannedFrame, type Side } from './frame-log.js';
+
+/** After one side closed, the other gets this long to finish its own close before it is cut (ms). */
+const CLOSE_GRACE_MS = 5000;
 
 /** One line for `wskit --help`. */
 export const summary = 'debugging proxy: relays WebSocket traffic and prints every frame';
@@ -62,6 +66,14 @@ Options:
   -v, --verbose          print every handshake header
   -q, --quiet            print nothing per frame (with --record)
   -k, --insecure         do not verify the target's TLS certificate
+      --handshake-timeout SECONDS
+                         time a client has to send its request and get the
+                         target's answer (default 10); then it is dropped
+                         (504 if the target is the slow one)
+
+A client leaving closes its connection to the target, and the other way
+round (a side that only half-closed gets ${CLOSE_GRACE_MS / 1000} s to finish). Output to a
+closed stdout (| head) stops; relaying goes on.
 
 Exit status: 0 after Ctrl-C/SIGTERM, 1 if it cannot listen, 2 bad arguments.
 
@@ -81,7 +93,10 @@ interface ProxySettings {
   verbose: boolean;
   quiet: boolean;
   insecure: boolean;
+  /** Time a client has from TCP accept to a relayed 101 (or other answer), in ms. */
+  handshakeTimeout: number;
 }
+
 
 /** Runs the proxy until a signal arrives. */
 export async function run(args: string[]): Promise<number> {
@@ -96,23 +111,25 @@ export async function run(args: string[]): Promise<number> {
     verbose: { type: 'boolean', short: 'v' },
     quiet: { type: 'boolean', short: 'q' },
     insecure: { type: 'boolean', short: 'k' },
+    'handshake-timeout': { type: 'string' },
   }, true);
   if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
   if (values.listen === undefined) throw new UsageError('missing --listen PORT');
   if (values.target === undefined) throw new UsageError('missing --target URL');
-  const port = parsePort(values.listen, 0);
+  const port = parsePort(values.listen, 0, '--listen');
   const targetUrl = checkUrl(values.target, 'proxy');
   const target = parseWebSocketUrl(targetUrl);
   const settings: ProxySettings = {
     target,
     targetUrl,
     keepPath: target.target === '/',
-    maxChars: parseNumber('--max-chars', values['max-chars'], { integer: true, min: 8 }) ?? 80,
-    recordLimit: parseNumber('--record-limit', values['record-limit'], { integer: true }) ?? 1 << 20,
+    maxChars: numberFlag('--max-chars', values['max-chars'], { integer: true, min: 8 }) ?? 80,
+    recordLimit: numberFlag('--record-limit', values['record-limit'], BYTES) ?? 1 << 20,
     json: values.json === true,
     verbose: values.verbose === true,
     quiet: values.quiet === true,
     insecure: values.insecure === true,
+    handshakeTimeout: (numberFlag('--handshake-timeout', values['handshake-timeout'], { ...SECONDS, positive: true }) ?? 10) * 1000,
   };
   let recorder: WriteStream | null = null;
   if (values.record !== undefined) {
@@ -158,8 +175,13 @@ class Proxy {
     this.recorder?.write(JSON.stringify(entry) + '\n');
   }
 
+  /** A red line about a failure; `detail` may come from the network and is escaped. */
+  failure(conn: number, text: string, detail: string): void {
+    this.line(conn, this.colors.red(`${text}: ${escapeControl(detail)}`));
+  }
+
   line(conn: number, text: string): void {
-    if (this.settings.quiet) return;
+    if (this.settings.quiet || stdoutClosed()) return;
     process.stdout.write(`${this.colors.dim(clock())} ${this.colors.dim('#' + conn)} ${text}\n`);
   }
 
@@ -175,6 +197,12 @@ class Proxy {
     client.on('error', () => undefined);
     this.record({ type: 'open', conn, time: Date.now(), peer, target: this.settings.targetUrl });
     this.line(conn, this.colors.dim(`connection from ${peer}`));
+    // Until the relay starts, the client has handshakeTimeout; a client that stays silent is dropped.
+    const deadline = setTimeout(() => {
+      this.line(conn, this.colors.red(`no handshake from the client within ${this.settings.handshakeTimeout / 1000} s: dropped`));
+      client.destroy();
+    }, this.settings.handshakeTimeout);
+    client.once('close', () => clearTimeout(deadline));
     const reader = new HttpHeadReader(true);
     const onData = (chunk: Buffer) => {
       let complete;
@@ -182,25 +210,25 @@ class Proxy {
         complete = reader.push(chunk);
       } catch (error) {
         client.off('data', onData);
-        this.line(conn, this.colors.red(`bad request from client: ${(error as Error).message}`));
+        this.failure(conn, 'bad request from client', (error as Error).message);
         client.end(serializeResponse(400, [['Connection', 'close']], `wskit proxy: ${(error as Error).message}\n`));
         return;
       }
       if (complete === null) return;
       client.off('data', onData);
       client.pause();
-      this.forwardRequest(conn, client, complete.head, complete.rest);
+      this.forwardRequest(conn, client, complete.head, complete.rest, deadline);
     };
     client.on('data', onData);
   }
 
-  private forwardRequest(conn: number, client: net.Socket, head: Buffer, rest: Buffer): void {
+  private forwardRequest(conn: number, client: net.Socket, head: Buffer, rest: Buffer, deadline: NodeJS.Timeout): void {
     const { settings, colors } = this;
     let request;
     try {
       request = parseRequestHead(head);
     } catch (error) {
-      this.line(conn, colors.red(`bad request from client: ${(error as Error).message}`));
+      this.failure(conn, 'bad request from client', (error as Error).message);
       client.end(serializeResponse(400, [['Connection', 'close']], `wskit proxy: ${(error as Error).message}\n`));
       return;
     }
@@ -243,11 +271,29 @@ class Proxy {
         })
       : net.connect({ host: target.hostname, port: target.port });
     this.track(server);
+    // Until the target answers, each side's leaving ends the other, and the deadline ends both.
+    let answered = false;
+    const clientLeft = () => {
+      if (!answered) server.destroy();
+    };
+    client.once('close', clientLeft);
+    server.once('close', () => {
+      if (!answered && !client.writableEnded) client.destroy();
+    });
+    clearTimeout(deadline);
+    const timer = setTimeout(() => {
+      this.line(conn, colors.red(`no answer from ${settings.targetUrl} within ${settings.handshakeTimeout / 1000} s: 504 to the client`));
+      server.destroy();
+      client.end(serializeResponse(504, [['Connection', 'close']], `wskit proxy: no answer from ${settings.targetUrl}\n`));
+      client.destroySoon();
+    }, settings.handshakeTimeout);
+    server.once('close', () => clearTimeout(timer));
+    client.once('close', () => clearTimeout(timer));
     let connected = false;
     server.once(target.secure ? 'secureConnect' : 'connect', () => (connected = true));
     server.on('error', (error: NodeJS.ErrnoException) => {
       if (connected) return;
-      this.line(conn, colors.red(`cannot reach ${settings.targetUrl}: ${error.code ?? error.message}`));
+      this.failure(conn, `cannot reach ${settings.targetUrl}`, error.code ?? error.message);
       if (!client.destroyed) {
         const body = `wskit proxy: cannot reach ${settings.targetUrl}: ${error.code ?? error.message}\n`;
         client.end(`HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
@@ -262,7 +308,7 @@ class Proxy {
         complete = reader.push(chunk);
       } catch (error) {
         server.off('data', onData);
-        this.line(conn, colors.red(`bad response from server: ${(error as Error).message}`));
+        this.failure(conn, 'bad response from server', (error as Error).message);
         server.destroy();
         client.destroy();
         return;
@@ -270,11 +316,14 @@ class Proxy {
       if (complete === null) return;
       server.off('data', onData);
       server.pause();
+      answered = true;
+      clearTimeout(timer);
+      client.off('close', clientLeft);
       let response;
       try {
         response = parseResponseHead(complete.head);
       } catch (error) {
-        this.line(conn, colors.red(`bad response from server: ${(error as Error).message}`));
+        this.failure(conn, 'bad response from server', (error as Error).message);
         server.destroy();
         client.destroy();
         return;
@@ -302,12 +351,18 @@ class Proxy {
     const ended = { client: false, server: false };
     const pipe = (source: Duplex, sink: Duplex, from: Side, first: Buffer) => {
       const scanner = upgraded ? this.scanner(conn, from) : null;
+      const recorder = this.recorder;
+      // Reading waits while the other peer or the record file is behind: nothing queues in the proxy.
+      let waiting = false;
+      const resumeWhenClear = () => {
+        if (sink.writableNeedDrain && !sink.destroyed) return void sink.once('drain', resumeWhenClear);
+        if (recorder?.writableNeedDrain) return void recorder.once('drain', resumeWhenClear);
+        waiting = false;
+        source.resume();
+      };
       const onChunk = (chunk: Buffer) => {
         if (chunk.length === 0) return;
-        if (!sink.destroyed && !sink.write(chunk)) {
-          source.pause();
-          sink.once('drain', () => source.resume());
-        }
+        if (!sink.destroyed) sink.write(chunk);
         if (scanner !== null) {
           try {
             scanner.push(chunk);
@@ -315,6 +370,11 @@ class Proxy {
             if (error instanceof FrameScanError) this.line(conn, this.colors.red(`cannot parse frames from the ${from} any more: ${error.message}`));
             else throw error;
           }
+        }
+        if (!waiting && ((sink.writableNeedDrain && !sink.destroyed) || recorder?.writableNeedDrain)) {
+          waiting = true;
+          source.pause();
+          resumeWhenClear();
         }
       };
       onChunk(first);
@@ -326,12 +386,15 @@ class Proxy {
         sink.end();
       });
       source.on('close', () => {
-        if (!ended[from]) sink.destroy();
+        if (!ended[from]) return void sink.destroy();
+        // It closed cleanly and sink.end() passed that on: a peer that never closes its side is cut after a grace period.
+        const grace = setTimeout(() => sink.destroy(), CLOSE_GRACE_MS);
+        sink.once('close', () => clearTimeout(grace));
       });
       source.on('error', (error: NodeJS.ErrnoException) => {
-        this.line(conn, this.colors.red(`${from} connection error: ${error.code ?? error.message}`));
+        this.failure(conn, `${from} connection error`, error.code ?? error.message);
       });
-      source.resume();
+      if (!waiting) source.resume();
     };
     pipe(client, server, 'client', fromClient);
     pipe(server, client, 'server', fromServer);
@@ -358,7 +421,7 @@ class Proxy {
         this.line(conn, `${arrow} ${text}`);
         if (settings.json && frame.opcode === 1 && frame.fin && frame.payload.length === frame.length) {
           const pretty = prettyJson(frame.payload.toString('utf8'));
-          if (pretty.includes('\n')) process.stdout.write(escapeControl(pretty, true).replace(/^/gm, '    ') + '\n');
+          if (pretty.includes('\n') && !stdoutClosed()) process.stdout.write(escapeControl(pretty, true).replace(/^/gm, '    ') + '\n');
         }
       },
       Math.max(256, settings.maxChars * 4),

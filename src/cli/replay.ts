@@ -4,10 +4,12 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { Message } from '../node/types.js';
-import { UsageError, parseOptions } from './args.js';
-import { CLIENT_OPTIONS, checkUrl, clientOptions, open } from './connect.js';
-import { describeClose, escapeControl, palette, parseNumber, toHex } from './format.js';
-import { recordedPayload, type RecordEntry, type RecordedFrame } from './frame-log.js';
+import { SECONDS, UsageError, numberFlag, parseOptions } from './args.js';
+import { CLIENT_OPTIONS, checkUrl, clientOptions, open } from './client-flags.js';
+import { describeClose, escapeControl, palette, toHex } from './format.js';
+import { buildUpgradeRequest } from '../protocol/handshake.js';
+import { serializeClosePayload } from '../protocol/close.js';
+import { parseRecordEntry, recordedPayload, type RecordEntry, type RecordedFrame } from './frame-log.js';
 
 /** One line for `wskit --help`. */
 export const summary = "play back a 'wskit proxy --record' log against a server";
@@ -23,15 +25,15 @@ The recorded subprotocol offer, Origin and other non-WebSocket request
 headers are sent again. Pongs are not replayed (the library answers pings).
 
 Options:
-  -c, --conn N            which recorded connection to replay (default: the first)
+      --conn N            which recorded connection to replay (default: the first)
       --speed X           play X times faster (default 1)
       --fast              no delays between frames
   -w, --wait SECONDS      when the log has no client close: how long to wait
                           for replies after the last frame (default 2; ends
                           early once as many messages came as were recorded)
   -q, --quiet             print only the summary
-  plus the connection flags of 'wskit connect': -H, -s, -o, --auth, --insecure,
-  --ca, --ping-interval
+  plus the connection flags of 'wskit connect': -H, -s, -o, --auth,
+  -k/--insecure/--no-check, --ca, --cert/--key/--passphrase, --ping-interval
 
 Exit status: 0 replayed and closed normally, 1 connection failed or closed
 with an error code, 2 bad arguments or unreadable log.
@@ -58,7 +60,7 @@ export async function run(args: string[]): Promise<number> {
     args,
     {
       ...CLIENT_OPTIONS,
-      conn: { type: 'string', short: 'c' },
+      conn: { type: 'string' },
       speed: { type: 'string' },
       fast: { type: 'boolean' },
       wait: { type: 'string', short: 'w' },
@@ -71,16 +73,16 @@ export async function run(args: string[]): Promise<number> {
   const file = positionals[0]!;
   const url = checkUrl(positionals[1], 'replay');
   const options = clientOptions(values);
-  const speed = parseNumber('--speed', values.speed) ?? 1;
-  if (speed <= 0) throw new UsageError('--speed must be above 0');
-  const wait = parseNumber('--wait', values.wait) ?? 2;
-  const wanted = parseNumber('--conn', values.conn, { integer: true, min: 1 });
+  const speed = numberFlag('--speed', values.speed, { positive: true }) ?? 1;
+  const wait = numberFlag('--wait', values.wait, SECONDS) ?? 2;
+  const wanted = numberFlag('--conn', values.conn, { integer: true, min: 1 });
 
-  const entries = await readLog(file);
+  const { entries, lines } = await readLog(file);
   const conn = wanted ?? entries.find((e) => e.type === 'frame' && e.from === 'client')?.conn ?? entries[0]?.conn;
   if (conn === undefined) throw new UsageError(`${file} holds no recorded connection`);
   const mine = entries.filter((e) => e.conn === conn);
   if (mine.length === 0) throw new UsageError(`${file} has no connection #${conn}`);
+  checkReplayable(mine, (entry, problem) => new UsageError(`${file}:${lines.get(entry)}: ${problem}`));
   const warnings: string[] = [];
   const actions = buildActions(mine, warnings);
   const recordedReplies = countMessages(mine.filter((e): e is RecordedFrame => e.type === 'frame' && e.from === 'server'));
@@ -91,7 +93,7 @@ export async function run(args: string[]): Promise<number> {
     const find = (name: string) => recorded.find(([n]) => n.toLowerCase() === name)?.[1];
     const protocols = find('sec-websocket-protocol');
     if (options.subprotocols === undefined && protocols !== undefined) {
-      options.subprotocols = protocols.split(',').map((p) => p.trim()).filter((p) => p !== '');
+      options.subprotocols = recordedSubprotocols(protocols);
     }
     if (options.origin === undefined && find('origin') !== undefined) options.origin = find('origin');
     const given = new Set((options.headers as Array<[string, string]>).map(([n]) => n.toLowerCase()));
@@ -104,7 +106,7 @@ export async function run(args: string[]): Promise<number> {
   const quiet = values.quiet === true;
   const colors = palette(process.stdout);
   const err = palette(process.stderr);
-  for (const warning of warnings) process.stderr.write(err.yellow(`wskit replay: ${warning}`) + '\n');
+  for (const warning of warnings) process.stderr.write(err.yellow(`wskit replay: ${escapeControl(warning)}`) + '\n');
   const ws = await open(url, options);
   if (!quiet) process.stdout.write(colors.dim(`Connected to ${url}; replaying connection #${conn} of ${file}.`) + '\n');
 
@@ -153,7 +155,11 @@ export async function run(args: string[]): Promise<number> {
       }
       closedByLog = true;
       loggedCode = action.code;
-      ws.close(action.code, action.reason).catch(() => undefined);
+      ws.close(action.code, action.reason).catch((error: Error) => {
+        // Checked up front (checkReplayable); should the API still refuse, end rather than wait for a close never sent.
+        process.stderr.write(err.red(`wskit replay: cannot close with ${action.code}: ${escapeControl(error.message)}`) + '\n');
+        ws.terminate();
+      });
     }
   }
   if (!closedByLog && ws.readyState === 1) {
@@ -174,7 +180,13 @@ export async function run(args: string[]): Promise<number> {
   return expected ? 0 : 1;
 }
 
-async function readLog(file: string): Promise<RecordEntry[]> {
+/** A log's entries and the line number of each. */
+interface Log {
+  entries: RecordEntry[];
+  lines: Map<RecordEntry, number>;
+}
+
+async function readLog(file: string): Promise<Log> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -182,19 +194,57 @@ async function readLog(file: string): Promise<RecordEntry[]> {
     throw new UsageError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
   }
   const entries: RecordEntry[] = [];
+  const numbers = new Map<RecordEntry, number>();
   const lines = text.split('\n');
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!.trim();
     if (line === '') continue;
     try {
-      const entry = JSON.parse(line) as RecordEntry;
-      if (typeof entry !== 'object' || entry === null || typeof entry.type !== 'string') throw new Error('not a log entry');
+      const entry = parseRecordEntry(line);
       entries.push(entry);
+      numbers.set(entry, i + 1);
     } catch (error) {
       throw new UsageError(`${file}:${i + 1}: not a wskit proxy log line (${(error as Error).message})`);
     }
   }
-  return entries;
+  return { entries, lines: numbers };
+}
+
+/**
+ * Checks up front that what will be sent is something the API sends: close
+ * codes and reasons (by the rule close() itself applies: no 999, no 1005 with
+ * a reason, no reason over 123 bytes), ping payloads within 125 bytes, request
+ * headers that are valid header lines. A log that fails is refused before
+ * connecting, instead of hanging on a close() that was refused.
+ */
+function checkReplayable(entries: RecordEntry[], fail: (entry: RecordEntry, problem: string) => Error): void {
+  for (const entry of entries) {
+    if (entry.type === 'request') {
+      try {
+        const find = (name: string) => entry.headers.find(([n]) => n.toLowerCase() === name)?.[1];
+        buildUpgradeRequest({
+          target: '/',
+          host: 'replay',
+          key: 'replay',
+          protocols: recordedSubprotocols(find('sec-websocket-protocol')),
+          origin: find('origin'),
+          headers: entry.headers.filter(([name]) => !SKIPPED_HEADERS.has(name.toLowerCase())),
+        });
+      } catch (error) {
+        throw fail(entry, `recorded request header cannot be sent again: ${(error as Error).message}`);
+      }
+    }
+    if (entry.type !== 'frame' || entry.from !== 'client') continue;
+    if (entry.opcode === 8) {
+      try {
+        serializeClosePayload(entry.code ?? 1005, entry.reason ?? '');
+      } catch (error) {
+        throw fail(entry, `the client's close frame cannot be replayed: ${(error as Error).message}`);
+      }
+    } else if (entry.opcode === 9 && entry.length > 125) {
+      throw fail(entry, `a ping payload is at most 125 bytes, this one has ${entry.length}`);
+    }
+  }
 }
 
 /** Turns the client's recorded frames into send actions, timed from the end of the handshake. */
@@ -240,6 +290,11 @@ function toMessage(at: number, frames: RecordedFrame[]): Action | null {
   // Text fragments are replayed as sent unless a fragment splits a UTF-8 character.
   if (frames.every((f) => f.text !== undefined)) return { at, kind: 'message', chunks: frames.map((f) => f.text!), size };
   return { at, kind: 'message', chunks: [Buffer.concat(parts).toString('utf8')], size };
+}
+
+/** The subprotocols of a recorded Sec-WebSocket-Protocol value. */
+function recordedSubprotocols(value: string | undefined): string[] | undefined {
+  return value?.split(',').map((p) => p.trim()).filter((p) => p !== '');
 }
 
 function countMessages(frames: RecordedFrame[]): number {

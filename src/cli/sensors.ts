@@ -1,9 +1,11 @@
 import { createWriteStream } from 'node:fs';
-import { parseOptions, parsePort, UsageError, untilSignal } from './args.js';
+import { numberFlag, parseOptions, parsePort, SECONDS, UsageError, untilSignal } from './args.js';
 import { Collector, FileRecorder, type Sample, type SourceStatus } from './sensors/collector.js';
 import { Dashboard } from './sensors/dashboard.js';
 import { DEFAULT_WEB_PORT, DEFAULT_WS_PORT, streamUrls } from './sensors/protocol.js';
 import { SensorSimulator } from './sensors/simulator.js';
+import { escapeControl } from './format.js';
+import type { NumberRule } from '../node/options.js';
 
 /** One line for `wskit --help`. */
 export const summary = 'live dashboard and recorder for the SensorServer Android app (and a simulator of it)';
@@ -31,11 +33,14 @@ Dashboard and recording:
                      (default accelerometer)
   -p, --port P       dashboard port (default 8767; 0 picks a free port)
       --host H       dashboard interface (default 127.0.0.1)
+      --allow-host NAME  also answer for this host name (repeatable); IP
+                     addresses, localhost and *.localhost always work, other
+                     names get 403 (DNS rebinding)
       --csv FILE     record to CSV: received_ms,source,type,timestamp_ns,accuracy,action,v0..v5
                      (GPS: v0..v4 = latitude, longitude, altitude, speed, bearing; touch: v0,v1 = x,y)
       --json FILE    record every message verbatim as JSON Lines {received,source,message}
                      With --csv or --json no dashboard is served unless --port is given.
-      --duration S   stop after S seconds (default: until Ctrl-C)
+  -d, --duration S   stop after S seconds (default: until Ctrl-C; 90s, 5m accepted)
       --list         print the sensors the phone offers (GET http://HOST:WEB_PORT/sensors)
 
 Simulator (a SensorServer-compatible fake phone, same paths, JSON and close codes):
@@ -64,9 +69,10 @@ export async function run(args: string[]): Promise<number> {
       type: { type: 'string', short: 't' },
       port: { type: 'string', short: 'p' },
       host: { type: 'string' },
+      'allow-host': { type: 'string', multiple: true },
       csv: { type: 'string' },
       json: { type: 'string' },
-      duration: { type: 'string' },
+      duration: { type: 'string', short: 'd' },
       list: { type: 'boolean' },
       simulate: { type: 'boolean' },
       'web-port': { type: 'string' },
@@ -89,32 +95,39 @@ export async function run(args: string[]): Promise<number> {
   for (const target of positionals) {
     if (/^(ws|wss):\/\//i.test(target)) urls.push(target);
     else if (/^[^/\s]+:\d+$/.test(target)) {
-      if (values.list) return list(target, parsePort(values['web-port'], DEFAULT_WEB_PORT));
+      if (values.list) return list(target, parsePort(values['web-port'], DEFAULT_WEB_PORT, '--web-port'));
       urls.push(...streamUrls(target, types));
     } else throw new UsageError(`'${target}' is neither a ws:// URL nor HOST:PORT`);
   }
-  const duration = values.duration === undefined ? undefined : Number(values.duration);
-  if (duration !== undefined && !(duration > 0)) throw new UsageError(`invalid duration '${values.duration}'`);
+  const duration = numberFlag('--duration', values.duration, { ...SECONDS, positive: true });
+  const dashboardPort = parsePort(values.port, 8767);
 
   const collector = new Collector(urls);
   const recorders: FileRecorder[] = [];
   if (values.csv) recorders.push(new FileRecorder(values.csv, 'csv'));
   if (values.json) recorders.push(new FileRecorder(values.json, 'json'));
-  for (const recorder of recorders) collector.on('sample', (sample: Sample, text: string) => recorder.write(sample, text));
-  collector.on('status', (source: SourceStatus) => process.stderr.write(statusLine(source) + '\n'));
+  for (const recorder of recorders) {
+    collector.on('sample', (sample: Sample, text: string) => {
+      const drained = recorder.write(sample, text);
+      if (drained !== null) collector.holdUntil(drained);
+    });
+  }
+  collector.on('status', (source: SourceStatus) => process.stderr.write(escapeControl(statusLine(source)) + '\n'));
+  collector.on('warning', (source: SourceStatus, text: string) => process.stderr.write(escapeControl(`[${source.id}] ${source.url}: ${text}`) + '\n'));
 
   let dashboard: Dashboard | null = null;
   if (recorders.length === 0 || values.port !== undefined) {
-    dashboard = new Dashboard(collector, { host: values.host ?? '127.0.0.1', port: parsePort(values.port, 8767) });
+    dashboard = new Dashboard(collector, { host: values.host ?? '127.0.0.1', port: dashboardPort, allowedHosts: values['allow-host'] });
     const url = await dashboard.listen();
     process.stdout.write(`Dashboard at ${url}\n`);
   }
   for (const url of urls) process.stdout.write(`Reading ${url}\n`);
   collector.start();
-  const summaryTimer = setInterval(() => {
+  const printStats = () => {
     const stats = collector.stats();
-    if (stats.length > 0) process.stderr.write(stats.map((s) => `${s.title} ${s.rate.toFixed(1)} Hz, ${s.count} samples, ${s.gaps} missing`).join(' | ') + '\n');
-  }, 5000);
+    if (stats.length > 0) process.stderr.write(escapeControl(stats.map((s) => `${s.title} ${s.rate.toFixed(1)} Hz, ${s.count} samples, ${s.gaps} missing`).join(' | ')) + '\n');
+  };
+  const summaryTimer = setInterval(printStats, 5000);
   let timer: NodeJS.Timeout | undefined;
   const stop = new Promise<string>((resolve) => {
     if (duration !== undefined) timer = setTimeout(() => resolve('duration'), duration * 1000);
@@ -124,11 +137,19 @@ export async function run(args: string[]): Promise<number> {
   const why = await stop;
   clearTimeout(timer);
   clearInterval(summaryTimer);
-  await collector.stop();
-  await dashboard?.close();
-  await Promise.all(recorders.map((r) => r.close()));
+  printStats();
+  // Stopping is bounded: closing handshakes have 2 s (closeTimeout), and whatever still hangs after 5 s is cut.
+  const code = why === 'failed' ? 1 : 0;
+  const deadline = setTimeout(() => {
+    process.stderr.write('wskit sensors: connections did not close within 5 s; exiting\n');
+    process.exit(code);
+  }, 5000);
+  deadline.unref();
+  const recorded = collector.stop().then(() => Promise.all(recorders.map((r) => r.close())));
+  await Promise.all([recorded, dashboard?.close()]);
   for (const recorder of recorders) process.stderr.write(`Recorded ${recorder.count} samples\n`);
-  return why === 'failed' ? 1 : 0;
+  clearTimeout(deadline);
+  return code;
 }
 
 function statusLine(source: SourceStatus): string {
@@ -152,29 +173,54 @@ async function list(hostPort: string, webPort: number): Promise<number> {
   const url = `http://${host}:${webPort}/sensors`;
   const response = await fetch(url, { signal: AbortSignal.timeout(5000) });
   if (!response.ok) throw new Error(`${url} answered ${response.status}`);
-  const sensors = (await response.json()) as Array<{ name: string; type: string }>;
-  for (const sensor of sensors) process.stdout.write(`${sensor.type.padEnd(42)} ${sensor.name}\n`);
+  let sensors: unknown;
+  try {
+    sensors = JSON.parse(await readAtMost(response, LIST_LIMIT));
+  } catch (error) {
+    throw new Error(`${url} did not answer a sensor list: ${(error as Error).message}`);
+  }
+  if (!Array.isArray(sensors)) throw new Error(`${url} did not answer a sensor list (a JSON array)`);
+  for (const sensor of sensors as Array<{ name?: unknown; type?: unknown }>) {
+    process.stdout.write(escapeControl(`${String(sensor?.type).padEnd(42)} ${String(sensor?.name)}`) + '\n');
+  }
   return 0;
 }
 
-async function simulate(values: Record<string, string | boolean | undefined>): Promise<number> {
-  const number = (name: string, check: (n: number) => boolean) => {
-    const raw = values[name];
-    if (raw === undefined) return undefined;
-    const n = Number(raw);
-    if (!check(n)) throw new UsageError(`invalid --${name} '${raw}'`);
-    return n;
-  };
-  const rate = number('rate', (n) => n > 0 && n <= 10_000);
-  const limit = number('limit', (n) => Number.isInteger(n) && n >= 0);
-  const drop = number('drop', (n) => n >= 0 && n < 1);
-  const seed = number('seed', Number.isInteger);
+/** The most of a `--list` answer read (a phone's list is a few kB). */
+const LIST_LIMIT = 1 << 20;
+
+/** A response body as text, refused past `limit` bytes (a hostile phone could stream forever). */
+async function readAtMost(response: Response, limit: number): Promise<string> {
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = response.body?.getReader();
+  while (reader !== undefined) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel();
+      throw new Error(`more than ${limit} bytes`);
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+async function simulate(values: Record<string, string | string[] | boolean | undefined>): Promise<number> {
+  const number = (name: string, rule: NumberRule) => numberFlag(`--${name}`, values[name] as string | undefined, rule);
+  const rate = number('rate', { positive: true, max: 10_000 });
+  const limit = number('limit', { integer: true, unit: 'count' });
+  const drop = number('drop', { max: 0.99 });
+  const seed = number('seed', { integer: true, max: 2 ** 32 - 1 });
   const logPath = values['log-sent'] as string | undefined;
   const log = logPath ? createWriteStream(logPath) : null;
+  const port = parsePort(values.port as string | undefined, DEFAULT_WS_PORT);
+  const webPort = parsePort(values['web-port'] as string | undefined, DEFAULT_WEB_PORT, '--web-port');
   const simulator = new SensorSimulator({
     host: (values.host as string | undefined) ?? '127.0.0.1',
-    port: parsePort(values.port as string | undefined, DEFAULT_WS_PORT),
-    webPort: parsePort(values['web-port'] as string | undefined, DEFAULT_WEB_PORT),
+    port,
+    webPort,
     rate,
     limit,
     drop,
@@ -182,7 +228,14 @@ async function simulate(values: Record<string, string | boolean | undefined>): P
     denyLocation: Boolean(values['deny-location']),
     onSent: log ? (conn, path, text) => log.write(`{"conn":${conn},"path":${JSON.stringify(path)},"message":${text}}\n`) : undefined,
   });
-  await simulator.start();
+  try {
+    await simulator.start();
+  } catch (error) {
+    const e = error as NodeJS.ErrnoException & { port?: number };
+    if (e.code !== 'EADDRINUSE') throw error;
+    const flag = e.port === webPort && e.port !== port ? '--web-port' : '--port';
+    throw new Error(`port ${e.port} is already in use (${flag})`);
+  }
   const hostPort = simulator.url.replace(/^ws:\/\//, '');
   process.stdout.write(
     `SensorServer simulator on ${simulator.url} (HTTP ${simulator.webUrl}/wsport and /sensors), ${simulator.rate} samples/s per sensor\n` +

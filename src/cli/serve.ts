@@ -10,10 +10,11 @@ import https from 'node:https';
 import path from 'node:path';
 import readline from 'node:readline';
 import type { Connection } from '../node/connection.js';
+import type { MetricsRequestHandler } from '../metrics/http.js';
 import { attach, type Handler } from '../node/server.js';
 import { Hub } from '../pubsub/hub.js';
 import { redisBackplane } from '../pubsub/redis-backplane.js';
-import { UsageError, parseOptions, parsePort, untilSignal } from './args.js';
+import { LIMIT_FLAGS, UsageError, limitOptions, parseOptions, parsePort, untilSignal } from './args.js';
 import { clock, describeClose, escapeControl, palette } from './format.js';
 
 /** One line for `wskit --help`. */
@@ -45,7 +46,11 @@ Options:
       --tls-cert FILE    serve wss:// (and https://) with this certificate (PEM)
       --tls-key FILE     ... and this private key (PEM)
       --log              print connections and closes (time, peer, path, code)
-      --max-size N       largest message in bytes (default 1048576)
+      --max-size N       largest message in bytes (default 1M; 64k, 1M... accepted)
+      --max-fragments N  frames a message may be split into, plus one per 16
+                         bytes of its payload (default 16384; 1008 beyond)
+      --metrics          answer GET /metrics on the same port (Prometheus
+                         text format; watch it live with 'wskit top URL')
 
 Exit status: 0 after Ctrl-C/SIGTERM (connections closed with 1001), 1 if it
 cannot start (port in use, Redis unreachable), 2 bad arguments.
@@ -70,7 +75,8 @@ export async function run(args: string[]): Promise<number> {
     'tls-cert': { type: 'string' },
     'tls-key': { type: 'string' },
     log: { type: 'boolean' },
-    'max-size': { type: 'string' },
+    ...LIMIT_FLAGS,
+    metrics: { type: 'boolean' },
   }, true);
   if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
   const port = parsePort(values.port, 8765);
@@ -80,11 +86,7 @@ export async function run(args: string[]): Promise<number> {
   if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined)) {
     throw new UsageError('--tls-cert and --tls-key go together');
   }
-  let maxMessageSize: number | undefined;
-  if (values['max-size'] !== undefined) {
-    maxMessageSize = Number(values['max-size']);
-    if (!Number.isInteger(maxMessageSize) || maxMessageSize <= 0) throw new UsageError(`invalid --max-size '${values['max-size']}'`);
-  }
+  const limits = limitOptions(values);
   let staticRoot: string | null = null;
   if (values.static !== undefined) {
     staticRoot = path.resolve(values.static);
@@ -158,7 +160,12 @@ export async function run(args: string[]): Promise<number> {
   };
 
   const root = staticRoot;
+  let metrics: MetricsRequestHandler | null = null;
   const onRequest = (request: http.IncomingMessage, response: http.ServerResponse) => {
+    if (metrics !== null) return metrics(request, response, () => answer(request, response));
+    answer(request, response);
+  };
+  const answer = (request: http.IncomingMessage, response: http.ServerResponse) => {
     if (root === null) {
       response.writeHead(426, { 'Content-Type': 'text/plain; charset=utf-8', Upgrade: 'websocket', Connection: 'Upgrade' });
       response.end('This is a WebSocket server: connect with ws:// (wskit connect URL).\n');
@@ -167,7 +174,8 @@ export async function run(args: string[]): Promise<number> {
     serveFile(root, request, response, logLine);
   };
   const httpServer = tlsOptions ? https.createServer(tlsOptions, onRequest) : http.createServer(onRequest);
-  const server = attach(httpServer, handler, { maxMessageSize, logger: null });
+  const server = attach(httpServer, handler, { ...limits, logger: null, metrics: values.metrics === true });
+  if (values.metrics) metrics = server.metricsHandler;
   await new Promise<void>((resolve, reject) => {
     httpServer.once('error', (error: NodeJS.ErrnoException) =>
       reject(new Error(error.code === 'EADDRINUSE' ? `port ${port} is already in use` : `cannot listen: ${error.message}`)),
@@ -180,6 +188,7 @@ export async function run(args: string[]): Promise<number> {
   const what = hub !== null ? (values.redis ? `broadcast via ${values.redis}` : 'broadcast') : values.exec !== undefined ? `exec '${values.exec}'` : 'echo';
   process.stdout.write(`Listening on ${scheme}://${shownHost}:${address.port} (${what})\n`);
   if (root !== null) process.stdout.write(`Serving ${root} on ${tlsOptions ? 'https' : 'http'}://${shownHost}:${address.port}/\n`);
+  if (values.metrics) process.stdout.write(`Metrics on ${tlsOptions ? 'https' : 'http'}://${shownHost}:${address.port}/metrics\n`);
   await untilSignal();
   httpServer.close();
   await server.close(1001, 'server shutting down');
@@ -286,5 +295,5 @@ function serveFile(root: string, request: http.IncomingMessage, response: http.S
 }
 
 function oneLine(part: unknown): string {
-  return part instanceof Error ? part.message : String(part);
+  return escapeControl(part instanceof Error ? part.message : String(part));
 }

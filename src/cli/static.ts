@@ -1,12 +1,13 @@
 /**
- * Serving the pages shipped in the package's `web/` directory (and vendored
- * files from node_modules) over node:http, with safe defaults: no directory
- * listing, no path traversal, `nosniff` and a Content-Security-Policy.
+ * Serving the pages shipped in the package's `web/` directory (with the browser
+ * libraries `npm run build` copies into `web/vendor/`) over node:http, with
+ * safe defaults: no directory listing, no path traversal, `nosniff` and a
+ * Content-Security-Policy.
  */
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type http from 'node:http';
-import { createRequire } from 'node:module';
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -24,15 +25,6 @@ const TYPES: Record<string, string> = {
   '.ico': 'image/x-icon',
   '.txt': 'text/plain; charset=utf-8',
 };
-
-/** The directory of uPlot's dist files, or null when uplot is not installed. */
-export function uplotDir(): string | null {
-  try {
-    return path.dirname(createRequire(import.meta.url).resolve('uplot'));
-  } catch {
-    return null;
-  }
-}
 
 /** Headers every page response carries; `connect` is the CSP `connect-src` list. */
 export function securityHeaders(connect: string): Record<string, string> {
@@ -85,6 +77,53 @@ export async function serveStatic(
   }
   return false;
 }
+
+/**
+ * The host name of a Host header (`[::1]:8767` → `::1`, `LocalHost.:80` →
+ * `localhost`), or null when there is none or it is malformed.
+ */
+function hostName(header: string | undefined): string | null {
+  if (header === undefined || header === '') return null;
+  let name = header.trim().toLowerCase();
+  if (name.startsWith('[')) {
+    const end = name.indexOf(']');
+    if (end < 0 || (end + 1 < name.length && !/^:\d*$/.test(name.slice(end + 1)))) return null;
+    name = name.slice(1, end);
+    return isIP(name) === 6 ? name : null;
+  }
+  const colon = name.indexOf(':');
+  if (colon >= 0) {
+    if (!/^\d*$/.test(name.slice(colon + 1))) return null;
+    name = name.slice(0, colon);
+  }
+  if (name.endsWith('.')) name = name.slice(0, -1);
+  return /^[a-z0-9.-]+$/.test(name) ? name : null;
+}
+
+/**
+ * Whether a request's Host header names this machine as the local pages
+ * expect: an IP address, `localhost` or a `*.localhost` name, or one of
+ * `allowed` (the `--host` name and `--allow-host` names). DNS rebinding points
+ * a name the attacker owns at 127.0.0.1, so the victim's browser sends that
+ * name as Host (and the same as Origin): an allow-list of names is what tells
+ * it apart, as the ecosystem's dev servers do (Vite's allowedHosts,
+ * webpack-dev-server's allowedHosts 'auto').
+ */
+export function hostAllowed(header: string | undefined, allowed: ReadonlySet<string> = new Set()): boolean {
+  const name = hostName(header);
+  if (name === null) return false;
+  return isIP(name) !== 0 || name === 'localhost' || name.endsWith('.localhost') || allowed.has(name);
+}
+
+/** The names `hostAllowed` accepts beyond loopback and IP addresses: `--host` when it is a name, and `--allow-host` values. */
+export function allowedHostNames(listenHost: string | undefined, extra: readonly string[] = []): Set<string> {
+  const names = new Set(extra.map((h) => h.trim().toLowerCase().replace(/\.$/, '')));
+  if (listenHost !== undefined && isIP(listenHost) === 0) names.add(listenHost.toLowerCase().replace(/\.$/, ''));
+  return names;
+}
+
+/** The answer to a request whose Host is not allowed (403, saying how to allow it). */
+export const HOST_REFUSED = 'host not allowed: open this page as http://localhost:PORT or http://127.0.0.1:PORT, or start wskit with --allow-host NAME\n';
 
 /** Sends a small plain-text error. */
 export function sendText(res: http.ServerResponse, status: number, text: string): void {

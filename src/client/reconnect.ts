@@ -7,7 +7,10 @@
  */
 import { ConnectionClosedError, ConnectionClosedOK, InvalidState, type CloseInfo } from '../errors.js';
 import { ReconnectSchedule, type ReconnectOptions } from './backoff.js';
+import { isNormalCloseCode } from '../protocol/opcodes.js';
 import { SendQueue, SendQueueError, type SendQueueOptions } from './send-queue.js';
+import { TopicChannel, TopicError, type PublicationHandler, type PublishAck, type SubscribeOptions, type TopicClientOptions, type TopicData, type TopicSubscription } from './topics-client.js';
+import { TOPICS_PROTOCOL } from './topics-wire.js';
 
 /** What reconnecting needs of a connection; Node's `Connection` and the browser's both fit. */
 export interface ClientConnection<M, D> extends AsyncIterable<M> {
@@ -19,15 +22,16 @@ export interface ClientConnection<M, D> extends AsyncIterable<M> {
   send(data: D): Promise<void>;
   /** Starts the closing handshake. */
   close(code?: number, reason?: string): Promise<CloseInfo>;
+  /** The subprotocol the server selected, or null. */
+  readonly subprotocol?: string | null;
 }
 
 const OPEN = 1;
-const OK_CODES = new Set([1000, 1001, 1005]);
 const noop = (): void => undefined;
 
 /** The error a closed connection stands for: ConnectionClosedOK for a clean normal close, else ConnectionClosedError. */
 export function closeError(info: CloseInfo): ConnectionClosedOK | ConnectionClosedError {
-  return info.wasClean && OK_CODES.has(info.code) ? new ConnectionClosedOK(info) : new ConnectionClosedError(info);
+  return info.wasClean && isNormalCloseCode(info.code) ? new ConnectionClosedOK(info) : new ConnectionClosedError(info);
 }
 
 function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
@@ -164,6 +168,12 @@ export interface ReconnectingClientSettings<C, M> extends ClientCallbacks<C, M> 
   reconnect?: ReconnectOptions;
   /** Bounds of the queue of messages sent while disconnected. */
   queue?: SendQueueOptions;
+  /**
+   * Speak the `wskit.topics.v1` subprotocol (docs/topics-protocol.md): `subscribe()` with resume on every
+   * reconnection, `publish()` with acknowledgements. The subprotocol is offered first; messages go to the topic
+   * handlers instead of `onMessage`. Default off.
+   */
+  topics?: boolean | TopicClientOptions;
 }
 
 /**
@@ -201,6 +211,7 @@ export class ReconnectingClientBase<C extends ClientConnection<M, D>, M, D, S ex
   private wake: (() => void) | null = null;
   private readonly queue: SendQueue<D>;
   private readonly schedule: ReconnectSchedule;
+  private readonly topics: TopicChannel | null = null;
 
   /** @internal Subclasses pass how to open one connection to `url` with `settings`. */
   constructor(url: string | URL, settings: S, open: (url: string | URL, settings: S) => Promise<C>) {
@@ -219,7 +230,52 @@ export class ReconnectingClientBase<C extends ClientConnection<M, D>, M, D, S ex
         this.call(this.onReconnect, attempt, delay);
       },
     });
-    this.closed = this.run(() => open(url, settings));
+    let opened = settings;
+    if (settings.topics) {
+      this.topics = new TopicChannel(
+        {
+          sendFrame: (frame) => {
+            const ws = this.ws;
+            if (ws === null || ws.readyState !== OPEN) return false;
+            this.write(ws, frame as D);
+            return true;
+          },
+          report: (error) => this.report(error),
+          call: (callback, ...args) => this.call(callback, ...args),
+        },
+        typeof settings.topics === 'object' ? settings.topics : {},
+      );
+      const offered = (settings as { subprotocols?: string[] }).subprotocols ?? [];
+      opened = { ...settings, subprotocols: [TOPICS_PROTOCOL, ...offered.filter((p) => p !== TOPICS_PROTOCOL)] };
+    }
+    this.closed = this.run(() => open(url, opened));
+  }
+
+  /**
+   * Subscribes to a topic (needs the `topics` option): `handler` gets each publication once, in order, across
+   * reconnections; after each reconnection the server replays what was missed, or `onSubscribed` is told
+   * `recovered: false`.
+   */
+  subscribe(topic: string, handler: PublicationHandler, options?: SubscribeOptions): TopicSubscription {
+    return this.topicChannel().subscribe(topic, handler, options);
+  }
+
+  /**
+   * Publishes to a topic (needs the `topics` option and the server's permission): resolves with the position once
+   * the server has it. Sent again after a reconnection until acknowledged; the server keeps it once.
+   */
+  publish(topic: string, data: TopicData): Promise<PublishAck> {
+    return this.topicChannel().publish(topic, data);
+  }
+
+  /** Publishes waiting for their acknowledgement. */
+  get pendingPublishes(): number {
+    return this.topics?.pendingPublishes ?? 0;
+  }
+
+  private topicChannel(): TopicChannel {
+    if (this.topics === null) throw new InvalidState('subscribe() and publish() need the topics option: new ReconnectingClient(url, { topics: true })');
+    return this.topics;
   }
 
   /** The current connection, or null while disconnected. */
@@ -310,6 +366,7 @@ export class ReconnectingClientBase<C extends ClientConnection<M, D>, M, D, S ex
       }
     } finally {
       this.stopped = true;
+      this.topics?.stop(new InvalidState('the client is closed'));
       const discarded = this.queue.clear();
       if (discarded.length > 0) {
         this.report(new SendQueueError(`${discarded.length} queued message(s) discarded: the client stopped`, 'WS_QUEUE_DISCARDED', discarded));
@@ -325,10 +382,18 @@ export class ReconnectingClientBase<C extends ClientConnection<M, D>, M, D, S ex
     } finally {
       this.inOpen = false;
     }
+    const topics = this.topics;
+    if (topics !== null) {
+      if (ws.subprotocol !== TOPICS_PROTOCOL) {
+        this.report(new TopicError(`the server did not select the ${TOPICS_PROTOCOL} subprotocol`, 'WS_NO_TOPICS', ''));
+        await ws.close(1002, `${TOPICS_PROTOCOL} expected`).catch(noop);
+      } else topics.opened();
+    }
     // Flush synchronously: no send() can slip in between, so the order is kept.
     while (this.queue.length > 0 && ws.readyState === OPEN) this.write(ws, this.queue.shift()!);
     try {
-      for await (const message of ws) this.call(this.onMessage, message, ws);
+      if (topics !== null) for await (const message of ws) topics.receive(message as string | Uint8Array);
+      else for await (const message of ws) this.call(this.onMessage, message, ws);
     } catch {
       // An abnormal closure; onClose reports it.
     }

@@ -1,17 +1,22 @@
-import net from 'node:net';
+import * as net from 'node:net';
 import type { Duplex } from 'node:stream';
-import tls from 'node:tls';
+import * as tls from 'node:tls';
 import { InvalidHandshake, InvalidHeader, NegotiationError, TimeoutError } from '../errors.js';
 import { formatExtensions, type ExtensionOffer } from '../protocol/extension-header.js';
-import { buildUpgradeRequest, generateKey, validateUpgradeResponse } from '../protocol/handshake.js';
+import { ClientHandshake } from '../protocol/client-handshake.js';
 import { HttpHeadReader, parseResponseHead, type HttpLimits } from '../protocol/http11.js';
 import { Connector } from '../client/reconnect.js';
 import type { ReconnectOptions } from '../client/backoff.js';
 import { Connection } from './connection.js';
+import { openStream, sessionFor, type Http2Setting } from './http2-client.js';
 import { openTunnel, proxyFor, type ProxySetting } from './proxy.js';
 import { clientExtensionsWithCompression, type CompressionOption } from './deflate.js';
 import type { ClientExtension, MessageCodec } from './message-codec.js';
 import type { ConnectionOptions } from './types.js';
+import { checkConnectOptions } from './options.js';
+import { parseWebSocketUrl, type WebSocketUrl } from '../protocol/url.js';
+
+export { parseWebSocketUrl, type WebSocketUrl } from '../protocol/url.js';
 
 /** Options of {@link connect}. */
 export interface ConnectOptions extends ConnectionOptions {
@@ -46,44 +51,12 @@ export interface ConnectOptions extends ConnectionOptions {
   reconnect?: boolean | ReconnectOptions;
   /** An http:// or https:// proxy to tunnel through with CONNECT, or true for HTTPS_PROXY/HTTP_PROXY/NO_PROXY. */
   proxy?: ProxySetting;
-}
-
-/** A parsed ws:// or wss:// URL. */
-export interface WebSocketUrl {
-  /** Whether TLS is used. */
-  secure: boolean;
-  /** Host name or IP address (IPv6 without brackets). */
-  hostname: string;
-  /** TCP port. */
-  port: number;
-  /** The Host header value. */
-  host: string;
-  /** Path and query. */
-  target: string;
-}
-
-/** Parses and checks a WebSocket URL (http:// and https:// are accepted as ws:// and wss://). */
-export function parseWebSocketUrl(input: string | URL): WebSocketUrl {
-  let url: URL;
-  try {
-    url = new URL(input);
-  } catch {
-    throw new InvalidHandshake(`invalid WebSocket URL: ${String(input)}`, 'WS_INVALID_URL');
-  }
-  const scheme = url.protocol;
-  if (!['ws:', 'wss:', 'http:', 'https:'].includes(scheme)) {
-    throw new InvalidHandshake(`unsupported URL scheme ${scheme} (use ws:// or wss://)`, 'WS_INVALID_URL');
-  }
-  if (url.hash !== '') throw new InvalidHandshake('a WebSocket URL cannot have a fragment', 'WS_INVALID_URL');
-  const secure = scheme === 'wss:' || scheme === 'https:';
-  const hostname = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
-  return {
-    secure,
-    hostname,
-    port: url.port === '' ? (secure ? 443 : 80) : Number(url.port),
-    host: url.host,
-    target: (url.pathname || '/') + url.search,
-  };
+  /**
+   * WebSockets over HTTP/2 (RFC 8441), multiplexed over one session per origin: `true` requires it (h2 by ALPN for
+   * wss://, h2c with prior knowledge for ws://); `'auto'` uses it when a wss:// server offers h2 and extended
+   * CONNECT, else HTTP/1.1, as browsers do. Default false (HTTP/1.1).
+   */
+  http2?: Http2Setting;
 }
 
 /**
@@ -99,11 +72,13 @@ export function parseWebSocketUrl(input: string | URL): WebSocketUrl {
  * ```
  */
 export function connect(url: string | URL, options: ConnectOptions = {}): Connector<Connection> {
+  checkConnectOptions(options);
   return new Connector(() => openConnection(url, options), options.reconnect, options.signal);
 }
 
 /** Opens one connection (no retry) and resolves once the handshake succeeded; what awaiting {@link connect} does. */
 export async function openConnection(url: string | URL, options: ConnectOptions = {}): Promise<Connection> {
+  checkConnectOptions(options);
   const target = parseWebSocketUrl(url);
   options = { ...options, extensions: clientExtensionsWithCompression(options.compression, options.extensions) };
   let socket = options.socket;
@@ -115,25 +90,53 @@ export async function openConnection(url: string | URL, options: ConnectOptions 
     socket = target.secure ? openTransport(target, options, tunnel) : tunnel;
     timeout = Math.max(1, timeout - (Date.now() - started));
   }
-  socket ??= openTransport(target, options);
+  if (options.http2 !== undefined && options.http2 !== false && socket === undefined) {
+    if (options.http2 === true && proxy !== null) throw new InvalidHandshake('http2 through a proxy is not supported', 'WS_HTTP2_UNSUPPORTED');
+    const started = Date.now();
+    let stream: Duplex | null = null;
+    const opened = await withinDeadline(url, timeout, options.signal, () => stream?.destroy(), async () => {
+      const found = await sessionFor(target, options, options.http2 === 'auto');
+      if (found === null || 'socket' in found) return found;
+      const offer = clientOffer(target, options);
+      const attempt = openStream(found.session, target, offer);
+      stream = attempt.stream;
+      const response = await attempt.response;
+      return new Connection(attempt.stream, 'client', {
+        ...options,
+        subprotocol: response.protocol,
+        codec: acceptExtensions(response.extensions, options.extensions ?? []),
+        extensions: formatExtensions(response.extensions),
+      });
+    });
+    if (opened instanceof Connection) return opened;
+    // 'auto' on a server without WebSockets over HTTP/2: HTTP/1.1, on the socket ALPN chose it for if there is one.
+    if (opened !== null) socket = opened.socket;
+    timeout = Math.max(1, timeout - (Date.now() - started));
+  }
+  const transport = socket ?? openTransport(target, options);
+  return withinDeadline(url, timeout, options.signal, () => transport.destroy(), () => handshake(transport, target, options));
+}
+
+/** Runs `attempt` within `timeout` ms and until `signal` aborts; `undo` releases what it opened if it fails. */
+async function withinDeadline<T>(url: string | URL, timeout: number, signal: AbortSignal | undefined, undo: () => void, attempt: () => Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   let onAbort: (() => void) | undefined;
   try {
-    return await new Promise<Connection>((resolve, reject) => {
+    return await new Promise<T>((resolve, reject) => {
       timer = setTimeout(() => reject(new TimeoutError(`timed out opening ${String(url)} after ${timeout} ms`)), timeout);
-      if (options.signal) {
-        onAbort = () => reject(options.signal!.reason ?? new Error('aborted'));
-        if (options.signal.aborted) onAbort();
-        options.signal.addEventListener('abort', onAbort, { once: true });
+      if (signal) {
+        onAbort = () => reject(signal.reason ?? new Error('aborted'));
+        if (signal.aborted) onAbort();
+        signal.addEventListener('abort', onAbort, { once: true });
       }
-      handshake(socket, target, options).then(resolve, reject);
+      attempt().then(resolve, reject);
     });
   } catch (error) {
-    socket.destroy();
+    undo();
     throw error;
   } finally {
     clearTimeout(timer);
-    if (onAbort) options.signal?.removeEventListener('abort', onAbort);
+    if (onAbort) signal?.removeEventListener('abort', onAbort);
   }
 }
 
@@ -153,19 +156,8 @@ function openTransport(target: WebSocketUrl, options: ConnectOptions, tunnel?: D
 
 function handshake(socket: Duplex, target: WebSocketUrl, options: ConnectOptions): Promise<Connection> {
   return new Promise((resolve, reject) => {
-    const key = generateKey();
-    const offers: ExtensionOffer[] = (options.extensions ?? []).flatMap((e) => e.offers());
-    const protocols = options.subprotocols ?? [];
-    const headers = Array.isArray(options.headers) ? options.headers : Object.entries(options.headers ?? {});
-    const request = buildUpgradeRequest({
-      host: target.host,
-      target: target.target,
-      key,
-      protocols,
-      extensions: offers,
-      origin: options.origin,
-      headers,
-    });
+    const offer = clientOffer(target, options);
+    const request = offer.http11Request();
     const reader = new HttpHeadReader(false, options.httpLimits);
     const cleanup = () => {
       socket.off('data', onData);
@@ -186,8 +178,7 @@ function handshake(socket: Duplex, target: WebSocketUrl, options: ConnectOptions
         if (complete === null) return;
         socket.pause();
         cleanup();
-        const head = parseResponseHead(complete.head);
-        const response = validateUpgradeResponse(head, key, protocols, complete.rest);
+        const response = offer.checkHttp11(parseResponseHead(complete.head), complete.rest);
         const codec = acceptExtensions(response.extensions, options.extensions ?? []);
         const ws = new Connection(socket, 'client', {
           ...options,
@@ -196,7 +187,6 @@ function handshake(socket: Duplex, target: WebSocketUrl, options: ConnectOptions
           extensions: formatExtensions(response.extensions),
           head: complete.rest,
         });
-        socket.resume();
         resolve(ws);
       } catch (error) {
         cleanup();
@@ -211,7 +201,20 @@ function handshake(socket: Duplex, target: WebSocketUrl, options: ConnectOptions
   });
 }
 
-function acceptExtensions(answers: ExtensionOffer[], extensions: ClientExtension[]): MessageCodec | null {
+/** The handshake of a connection to `target` with `options`' subprotocols, extensions, Origin and headers. */
+export function clientOffer(target: WebSocketUrl, options: ConnectOptions): ClientHandshake {
+  return new ClientHandshake({
+    host: target.host,
+    target: target.target,
+    protocols: options.subprotocols ?? [],
+    extensions: (options.extensions ?? []).flatMap((extension) => extension.offers()),
+    origin: options.origin,
+    headers: Array.isArray(options.headers) ? options.headers : Object.entries(options.headers ?? {}),
+  });
+}
+
+/** The codec of the extension the server answered with (RFC 6455 §9.1: only one it was offered). */
+export function acceptExtensions(answers: ExtensionOffer[], extensions: ClientExtension[]): MessageCodec | null {
   let codec: MessageCodec | null = null;
   for (const answer of answers) {
     const extension = extensions.find((e) => e.name === answer.name);

@@ -1,11 +1,13 @@
 import { isUtf8 } from 'node:buffer';
 import type { Duplex } from 'node:stream';
 import { ConnectionClosedError, ConnectionClosedOK, InvalidState, TimeoutError, type CloseInfo } from '../errors.js';
-import type { ClosePayload } from '../protocol/close.js';
-import { Opcode } from '../protocol/opcodes.js';
+import { checkClose, type ClosePayload } from '../protocol/close.js';
+import { framePayloadLength } from '../protocol/frame.js';
+import { isNormalCloseCode, Opcode } from '../protocol/opcodes.js';
 import { Protocol, State, type ProtocolHandler, type Side } from '../protocol/protocol.js';
 import type { Hub } from '../pubsub/hub.js';
 import type { BroadcastData, BroadcastResult } from '../pubsub/broadcast.js';
+import type { RouteMeter } from '../metrics/route-meter.js';
 import { Keepalive, type KeepaliveHost } from './keepalive.js';
 import type { MessageCodec } from './message-codec.js';
 import { MessageQueue } from './message-queue.js';
@@ -20,7 +22,6 @@ const COALESCE_LIMIT = 16 * 1024;
 /** Reasons reading from the socket is paused: unread messages, or unsent output. */
 const PAUSED_QUEUE = 1;
 const PAUSED_BACKLOG = 2;
-const OK_CODES = new Set([1000, 1001, 1005]);
 
 /** Settings of one connection, as the server or client built it. */
 export interface ConnectionInit extends ConnectionOptions {
@@ -36,6 +37,8 @@ export interface ConnectionInit extends ConnectionOptions {
   head?: Buffer;
   /** Told when the connection closes (the server, to forget it) without a promise per connection. */
   owner?: ConnectionOwner;
+  /** The metrics of the connection's route (server with metrics on), counted into as messages pass. */
+  meter?: RouteMeter | null;
 }
 
 /** What is told synchronously when a connection closes. */
@@ -71,6 +74,8 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
   hub: Hub | null = null;
   /** Round-trip time of the last answered ping, in ms (0 until one is answered). */
   latency = 0;
+  /** @internal Its route's metrics, or null with metrics off: then counting costs this one null check. */
+  readonly meter: RouteMeter | null;
 
   private readonly socket: OwnedSocket;
   private readonly protocol: Protocol;
@@ -86,6 +91,8 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
   /** This turn's frames were handed to the socket, corked until the next tick (see spillWrites). */
   private spilled = false;
   private pausedBy = 0;
+  /** We sent a Close frame (close()): the socket is read to the peer's Close whatever the queue holds. */
+  private closeSent = false;
   private drainWaiter: Promise<void> | null = null;
   private drainResolve: (() => void) | null = null;
   private closeInfo: CloseInfo | null = null;
@@ -94,9 +101,17 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
   private resolveClosed: ((info: CloseInfo) => void) | null = null;
   private readonly owner: ConnectionOwner | null;
   private transportError: Error | null = null;
+  /** The socket emitted 'close'; the connection is closed once input held for the reader is parsed. */
+  private transportClosed = false;
   private closeTimer: NodeJS.Timeout | null = null;
+  /** Bounds how long a protocol error waits for the reader to handle the messages before it (see onFailurePending). */
+  private failTimer: NodeJS.Timeout | null = null;
   private inbound: Promise<void> | null = null;
   private outbound: Promise<void> | null = null;
+  /** Bytes of the messages in `outbound`: accepted by send(), not yet handed to the protocol. */
+  private outboundBytes = 0;
+  /** close() was called: readyState is CLOSING from then on. */
+  private closeCalled = false;
   private fragmenting: Promise<void> | null = null;
 
   constructor(socket: Duplex, side: Side, init: ConnectionInit = {}) {
@@ -117,9 +132,12 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
       maxMessageSize: init.maxMessageSize,
       maxFragments: init.maxFragments,
       rsv1Allowed: this.codec !== null,
+      // Messages complete before a protocol error reach the application before the connection fails.
+      deferFailure: true,
     });
     this.queue = new MessageQueue(init.maxQueue ?? 16, this);
     this.owner = init.owner ?? null;
+    this.meter = init.meter ?? null;
 
     this.socket[kConnection] = this;
     this.socket.on('data', onSocketData);
@@ -129,6 +147,9 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
     this.socket.on('drain', onSocketDrain);
     (this.socket as { setNoDelay?: (v: boolean) => void }).setNoDelay?.(true);
     if (init.head !== undefined && init.head.length > 0) this.protocol.receiveData(init.head);
+    // The connection owns the socket's flow from here: a socket handed over paused (during the handshake) reads
+    // again, unless what came with the handshake already filled the queue.
+    if (this.pausedBy === 0) this.socket.resume();
     this.keepalive.start();
   }
 
@@ -153,7 +174,9 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
 
   /** The browser-style state: 0 CONNECTING, 1 OPEN, 2 CLOSING, 3 CLOSED. */
   get readyState(): State {
-    return this.closeInfo !== null ? State.CLOSED : this.protocol.state === State.CLOSED ? State.CLOSING : this.protocol.state;
+    if (this.closeInfo !== null) return State.CLOSED;
+    // CLOSING from the call to close() on, as in browsers, even while messages still compressing go out first.
+    return this.closeCalled || this.protocol.state === State.CLOSED ? State.CLOSING : this.protocol.state;
   }
 
   /** The query parameters of the opening request (empty on the client side). */
@@ -198,7 +221,15 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
 
   /** Bytes written but not yet handed to the operating system. */
   get bufferedAmount(): number {
-    return this.socket.writableLength + this.pendingBytes;
+    return this.socket.writableLength + this.pendingBytes + this.outboundBytes;
+  }
+
+  /**
+   * @internal Of {@link bufferedAmount}, the bytes send() accepted that wait for permessage-deflate (compressing, or
+   * queued behind a message that is): the server's own lag, not the peer's (see `broadcast()`).
+   */
+  get compressionBacklog(): number {
+    return this.outboundBytes;
   }
 
   /** The close code received (1006 if none), once closed; else undefined. */
@@ -217,55 +248,86 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
    * Sends a message: a string as text, bytes as binary, an iterable or async
    * iterable of chunks as one fragmented message. Resolves once the data is
    * handed to the socket and the socket's buffer is below `writeLimit`, so a
-   * fast producer is paced by a slow peer.
+   * fast producer is paced by a slow peer. Rejects once the connection is
+   * closing or closed; a send nobody awaits never ends the process with an
+   * unhandled rejection (the same holds for every promise of this class).
    */
   send(data: SendData): Promise<void> {
-    if (this.protocol.state !== State.OPEN) return Promise.reject(this.closedError());
-    if (this.fragmenting !== null) return this.fragmenting.then(() => this.send(data));
+    if (this.protocol.state !== State.OPEN) return quietly(Promise.reject(this.closedError()));
+    if (this.fragmenting !== null) return quietly(this.fragmenting.then(() => this.send(data)));
     let payload: string | Uint8Array;
     if (typeof data === 'string' || data instanceof Uint8Array) payload = data;
     else if (data instanceof ArrayBuffer) payload = new Uint8Array(data);
     else if (ArrayBuffer.isView(data)) payload = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     else if (isIterable(data)) return this.sendFragmented(data);
     // Plain JavaScript callers get told what was wrong, not "chunks is not async iterable".
-    else return Promise.reject(new TypeError(`send() takes a string, bytes or an (async) iterable of them, not ${describe(data)}`));
+    else return quietly(Promise.reject(new TypeError(`send() takes a string, bytes or an (async) iterable of them, not ${describe(data)}`)));
     const binary = typeof payload !== 'string';
     if (this.codec !== null || this.outbound !== null) return this.sendThroughCodec(payload, binary);
-    if (binary) this.protocol.sendBinary(payload as Uint8Array);
-    else this.protocol.sendText(payload);
+    const meter = this.meter;
+    if (binary) {
+      this.protocol.sendBinary(payload as Uint8Array);
+      if (meter !== null) meter.sent(true, (payload as Uint8Array).length);
+    } else if (meter === null) {
+      this.protocol.sendText(payload);
+    } else {
+      // The text's UTF-8 size read off the frame just queued (Buffer.byteLength would cost as much as the rest).
+      const before = this.bufferedAmount;
+      this.protocol.sendText(payload);
+      meter.sent(false, framePayloadLength(this.bufferedAmount - before, false));
+    }
     return this.drained();
   }
 
   private sendThroughCodec(payload: string | Uint8Array, binary: boolean): Promise<void> {
     const codec = this.codec;
     const bytes = typeof payload === 'string' ? Buffer.from(payload) : toBuffer(payload);
+    if (this.meter !== null) this.meter.sent(binary, bytes.length);
     const opcode = binary ? Opcode.BINARY : Opcode.TEXT;
-    if (codec === null || !codec.shouldEncode(bytes.length)) {
+    // Past writeLimit bytes waiting for zlib, a message goes out uncompressed (RFC 7692 §6: RSV1 is set per message),
+    // still in order: when zlib lags (libuv's pool shared by every connection), the work queued per connection stays
+    // bounded instead of growing with the send rate.
+    if (codec === null || !codec.shouldEncode(bytes.length) || this.outboundBytes > this.writeLimit) {
       if (this.outbound === null) {
         this.protocol.sendFrame(opcode, bytes, true, false);
         return this.drained();
       }
       const owned = typeof payload === 'string' ? bytes : Buffer.from(bytes);
-      return this.chainOutbound(async () => this.protocol.sendFrame(opcode, owned, true, false));
+      return this.chainOutbound(owned.length, async () => this.protocol.sendFrame(opcode, owned, true, false));
     }
     // Compression is asynchronous; later sends queue behind it so messages keep their order.
     // Copy the caller's bytes: they may reuse the buffer as soon as send() returns (broadcast does), as without a codec.
     const owned = typeof payload === 'string' ? bytes : Buffer.from(bytes);
-    return this.chainOutbound(async () => {
+    return this.chainOutbound(owned.length, async () => {
       const encoded = await codec.encode(owned);
+      if (this.meter !== null) {
+        this.meter.deflateIn += owned.length;
+        this.meter.deflateOut += encoded?.length ?? owned.length;
+      }
       if (this.protocol.state === State.OPEN) this.protocol.sendFrame(opcode, encoded ?? owned, true, encoded !== null);
     });
   }
 
-  private chainOutbound(step: () => Promise<void>): Promise<void> {
+  /** Runs `step` (which writes `size` bytes of message) after the sends before it, counted in bufferedAmount meanwhile. */
+  private chainOutbound(size: number, step: () => Promise<void>): Promise<void> {
+    this.outboundBytes += size;
+    const counted = async (): Promise<void> => {
+      try {
+        await step();
+      } finally {
+        this.outboundBytes -= size;
+      }
+    };
     const previous = this.outbound ?? RESOLVED;
-    const current = previous.then(step).then(() => this.drained());
-    const tail = current.catch(() => undefined);
+    // The next message waits for this one to be written, not for the socket to drain: what waits in the chain is
+    // zlib's backlog alone (compressionBacklog), and the caller's promise is the one paced by the peer.
+    const written = previous.then(counted);
+    const tail = written.catch(noop);
     this.outbound = tail;
     void tail.then(() => {
       if (this.outbound === tail) this.outbound = null;
     });
-    return current;
+    return quietly(written.then(() => this.drained()));
   }
 
   private sendFragmented(chunks: Iterable<string | Uint8Array> | AsyncIterable<string | Uint8Array>): Promise<void> {
@@ -276,7 +338,7 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
     void done.then(() => {
       if (this.fragmenting === done) this.fragmenting = null;
     });
-    return sending.then(() => this.drained());
+    return quietly(sending.then(() => this.drained()));
   }
 
   private async sendChunks(chunks: Iterable<string | Uint8Array> | AsyncIterable<string | Uint8Array>): Promise<void> {
@@ -284,6 +346,7 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
     let messageOpcode = -1;
     let pending: string | Uint8Array | null = null;
     let first = true;
+    let size = 0;
     for await (const chunk of chunks as AsyncIterable<string | Uint8Array>) {
       if (typeof chunk !== 'string' && !(chunk instanceof Uint8Array)) {
         throw new TypeError(`a fragmented message's chunks are strings or Uint8Arrays, not ${describe(chunk)}`);
@@ -291,6 +354,7 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
       const chunkOpcode = typeof chunk === 'string' ? Opcode.TEXT : Opcode.BINARY;
       if (messageOpcode === -1) messageOpcode = chunkOpcode;
       else if (messageOpcode !== chunkOpcode) throw new TypeError('all chunks of a fragmented message must be of one type');
+      if (this.meter !== null) size += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
       if (pending !== null) {
         this.protocol.sendFrame(first ? messageOpcode : Opcode.CONTINUATION, pending, false);
         first = false;
@@ -300,6 +364,7 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
     }
     if (pending === null) return;
     this.protocol.sendFrame(first ? messageOpcode : Opcode.CONTINUATION, pending, true);
+    this.meter?.sent(messageOpcode === Opcode.BINARY, size);
   }
 
   /** Whether a message of `size` bytes would be compressed (permessage-deflate negotiated and above its threshold). */
@@ -311,6 +376,7 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
   sendEncoded(frame: Buffer): boolean {
     if (this.protocol.state !== State.OPEN || this.fragmenting !== null || this.outbound !== null) return false;
     this.protocol.sendEncoded(frame);
+    if (this.meter !== null) this.meter.sent((frame[0]! & 0x0f) === Opcode.BINARY, framePayloadLength(frame.length, false));
     return true;
   }
 
@@ -335,14 +401,32 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
     if (this.pausedBy === 0) this.socket.resume();
   }
 
-  /** @internal Too many unread messages: stop reading from the socket. */
+  /**
+   * @internal maxQueue messages unread or decompressing: stop parsing (the rest of the chunk read is held by the
+   * protocol) and stop reading from the socket; not once we closed (see closeHandshake).
+   */
   pauseQueue(): void {
+    if (this.closeSent) return;
+    this.protocol.pauseInput();
     this.pauseFor(PAUSED_QUEUE);
   }
 
-  /** @internal The reader caught up. */
-  resumeQueue(): void {
+  /**
+   * Our close frame is out: the peer's answer must be read even if the reader is behind, so input paused for the
+   * queue resumes (messages past maxQueue are discarded from now on, see onMessage).
+   */
+  private readToClose(): void {
+    if ((this.pausedBy & PAUSED_QUEUE) === 0) return;
+    this.protocol.resumeInput();
     this.resumeFor(PAUSED_QUEUE);
+  }
+
+  /** @internal The reader caught up: parse what was held, then read from the socket again unless that filled the queue. */
+  resumeQueue(): void {
+    this.protocol.resumeInput();
+    // The socket closed while input was held: the connection is closed once that input is parsed.
+    if (this.transportClosed && this.closeInfo === null && !this.protocol.holdsInput) this.handleClose();
+    if (!this.queue.isPaused) this.resumeFor(PAUSED_QUEUE);
   }
 
   /** @internal Socket 'drain'. */
@@ -359,7 +443,7 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
    * arrives. A pong also answers every earlier ping (RFC 6455 §5.5.3).
    */
   ping(data?: string | Uint8Array): Promise<number> {
-    if (this.protocol.state !== State.OPEN) return Promise.reject(this.closedError());
+    if (this.protocol.state !== State.OPEN) return quietly(Promise.reject(this.closedError()));
     let payload: Buffer | TypeError;
     if (data === undefined) {
       payload = Buffer.allocUnsafe(4);
@@ -367,15 +451,15 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
     } else {
       payload = controlPayload('ping', data);
     }
-    if (payload instanceof TypeError) return Promise.reject(payload);
-    return this.keepalive.ping(payload);
+    if (payload instanceof TypeError) return quietly(Promise.reject(payload));
+    return quietly(this.keepalive.ping(payload));
   }
 
   /** Sends an unsolicited pong (a one-way heartbeat). */
   pong(data: string | Uint8Array = Buffer.alloc(0)): Promise<void> {
-    if (this.protocol.state !== State.OPEN) return Promise.reject(this.closedError());
+    if (this.protocol.state !== State.OPEN) return quietly(Promise.reject(this.closedError()));
     const payload = controlPayload('pong', data);
-    if (payload instanceof TypeError) return Promise.reject(payload);
+    if (payload instanceof TypeError) return quietly(Promise.reject(payload));
     this.protocol.sendPong(payload);
     return this.drained();
   }
@@ -386,6 +470,7 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
   recv(): Promise<Message> {
     const message = this.queue.shift();
     if (message !== undefined) return Promise.resolve(message);
+    if (this.protocol.pendingFailure !== null) this.failIfCaughtUp();
     if (this.closeInfo !== null) return Promise.reject(this.closedError());
     if (this.queue.waiting) return Promise.reject(new InvalidState('recv() is already waiting for a message'));
     return this.queue.wait();
@@ -404,6 +489,7 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
   nextResult(): Promise<IteratorResult<Message>> {
     const message = this.queue.shift();
     if (message !== undefined) return Promise.resolve({ value: message, done: false });
+    if (this.protocol.pendingFailure !== null) this.failIfCaughtUp();
     if (this.closeInfo !== null) {
       const error = this.closedError();
       return error instanceof ConnectionClosedOK ? Promise.resolve(DONE) : Promise.reject(error);
@@ -418,23 +504,49 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
    * Performs the closing handshake (RFC 6455 §7) and waits until the TCP
    * connection is closed, dropping it after `closeTimeout`.
    */
-  async close(code = 1000, reason = ''): Promise<CloseInfo> {
+  close(code = 1000, reason = ''): Promise<CloseInfo> {
+    try {
+      checkClose(code, reason);
+    } catch (error) {
+      return quietly(Promise.reject(error as Error));
+    }
+    this.closeCalled = true;
+    return quietly(this.closeHandshake(code, reason));
+  }
+
+  private async closeHandshake(code: number, reason: string): Promise<CloseInfo> {
+    if (this.transportClosed) {
+      // The peer is gone and input it sent is still held for a reader that is behind: closing drops it.
+      this.terminate();
+      return this.closed;
+    }
     if (this.protocol.state === State.OPEN && this.outbound !== null) {
       // Messages send() accepted but still compressing go out before the close frame; the timer
       // bounds the wait if the peer stops reading.
       this.armCloseTimer();
       await this.outbound;
     }
-    if (this.protocol.state === State.OPEN) {
+    if (this.protocol.pendingFailure !== null) {
+      // The application is done: the peer learns of its protocol error rather than of a normal close.
+      this.failNow();
+    } else if (this.protocol.state === State.OPEN) {
       this.protocol.sendClose(code, reason);
       this.armCloseTimer();
+      // The peer's Close comes after whatever it sent before seeing ours (RFC 6455 §7.1.2, §5.5.1): read on even if
+      // unread messages filled the queue, or the handshake would only end at closeTimeout. What arrives beyond the
+      // queue's size from now on is dropped (onMessage), so reading stays bounded.
+      this.closeSent = true;
+      this.readToClose();
     }
     return this.closed;
   }
 
-  /** Closes the TCP connection at once, without a closing handshake. */
+  /** Closes the TCP connection at once, without a closing handshake; input not parsed yet is dropped. */
   terminate(): void {
+    this.protocol.discardInput();
     this.socket.destroy();
+    // A socket already closed emits no second 'close'.
+    if (this.transportClosed) this.handleClose();
   }
 
   /** Fails the connection with `code` (e.g. 1011 for an internal error) and drops it. */
@@ -460,7 +572,7 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
     }
     const sent = this.protocol.closeSent;
     const received = this.protocol.closeReceived;
-    if (sent !== null && received !== null && OK_CODES.has(sent.code) && OK_CODES.has(received.code)) {
+    if (sent !== null && received !== null && isNormalCloseCode(sent.code) && isNormalCloseCode(received.code)) {
       return new ConnectionClosedOK(info);
     }
     return new ConnectionClosedError(info, { cause: this.protocol.failure ?? this.transportError ?? undefined });
@@ -561,36 +673,85 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
 
   /** @internal */
   onMessage(data: Buffer, binary: boolean, compressed: boolean): void {
+    // After our Close the application reads at most a full queue (messages decompressing included); the rest is read
+    // only to reach the peer's Close, as browsers discard every message once close() is called (WHATWG HTML §9.3.4).
+    if (this.closeSent && this.queue.isFull) return;
     if (!compressed && this.inbound === null) {
+      if (this.meter !== null) this.meter.received(binary, data.length);
       this.queue.push(binary ? data : data.toString('utf8'));
       return;
     }
-    // Decoding is asynchronous; later messages wait for it so order is kept.
-    const codec = this.codec;
+    // Decoding is asynchronous; later messages wait for it so order is kept. A message counts toward maxQueue from
+    // now on: a peer streaming tiny compressed messages fills the queue's bound with messages waiting for zlib, and
+    // reading stops, instead of a decompression job (and the bytes it holds) queuing per message without bound.
+    this.queue.expect();
     const step = async (): Promise<void> => {
-      let bytes = data;
-      if (compressed) {
-        if (codec === null) return;
-        try {
-          bytes = await codec.decode(data, this.protocol.messageSizeLimit);
-        } catch (error) {
-          const e = error as { closeCode?: number; message: string };
-          this.protocol.fail(e.closeCode ?? 1007, e.message);
-          return;
-        }
-        if (!binary && !isUtf8(bytes)) {
-          this.protocol.fail(1007, 'invalid UTF-8 in text message');
-          return;
-        }
-      }
-      if (this.protocol.failure === null) this.queue.push(binary ? bytes : bytes.toString('utf8'));
+      const message = await this.decode(data, binary, compressed);
+      if (message === null) this.queue.abandon();
+      else this.queue.push(message, true);
     };
     const previous = this.inbound ?? RESOLVED;
     const tail = previous.then(step);
     this.inbound = tail;
     void tail.then(() => {
-      if (this.inbound === tail) this.inbound = null;
+      if (this.inbound !== tail) return;
+      this.inbound = null;
+      if (this.protocol.pendingFailure !== null) this.failIfCaughtUp();
     });
+  }
+
+  /**
+   * @internal Received data broke the protocol: nothing more is read, but the messages complete before the error
+   * are handled first (a peer may expect their answers, Autobahn cases 3.2, 4.1.3, 5.15...). The connection fails
+   * once the reader asks for a message after the last of them (at once if it was handed none), or after
+   * closeTimeout if it does not.
+   */
+  onFailurePending(): void {
+    this.failIfCaughtUp();
+    if (this.protocol.pendingFailure === null || this.failTimer !== null) return;
+    this.failTimer = setTimeout(onFailTimeout, this.closeTimeout, this);
+    this.failTimer.unref();
+  }
+
+  /** Fails with the pending protocol error if no message before it is left unhandled (a reader that never reads handles none). */
+  private failIfCaughtUp(): void {
+    if (this.queue.length === 0 && this.inbound === null && !this.queue.readerBusy) this.failNow();
+  }
+
+  /** @internal Fails with the pending protocol error now. */
+  failNow(): void {
+    if (this.failTimer !== null) {
+      clearTimeout(this.failTimer);
+      this.failTimer = null;
+    }
+    this.protocol.failPending();
+  }
+
+  /** A received message decompressed (if it was) and checked, or null if the connection failed instead. */
+  private async decode(data: Buffer, binary: boolean, compressed: boolean): Promise<Message | null> {
+    let bytes = data;
+    if (compressed) {
+      const codec = this.codec;
+      if (codec === null) return null;
+      try {
+        bytes = await codec.decode(data, this.protocol.messageSizeLimit);
+      } catch (error) {
+        const e = error as { closeCode?: number; message: string };
+        this.protocol.fail(e.closeCode ?? 1007, e.message);
+        return null;
+      }
+      if (!binary && !isUtf8(bytes)) {
+        this.protocol.fail(1007, 'invalid UTF-8 in text message');
+        return null;
+      }
+      if (this.meter !== null) {
+        this.meter.inflateIn += data.length;
+        this.meter.inflateOut += bytes.length;
+      }
+    }
+    if (this.protocol.failure !== null) return null;
+    this.meter?.received(binary, bytes.length);
+    return binary ? bytes : bytes.toString('utf8');
   }
 
   /** @internal */
@@ -599,7 +760,9 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
   /** @internal */
   onPong(payload: Buffer): void {
     const rtt = this.keepalive.pong(payload);
-    if (rtt >= 0) this.latency = rtt;
+    if (rtt < 0) return;
+    this.latency = rtt;
+    this.meter?.rtt.observe(rtt / 1000);
   }
 
   /** @internal */
@@ -610,6 +773,8 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
 
   /** @internal */
   onEnd(): void {
+    // Also told when the socket has already closed (handleClose reports EOF): nothing left to end.
+    if (this.socket.destroyed) return;
     this.flushWrites();
     this.socket.end();
     this.armCloseTimer();
@@ -632,6 +797,8 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
   /** @internal */
   handleEnd(): void {
     this.protocol.receiveEof();
+    // The peer left while the reader was behind: what it sent before is delivered as it reads, within closeTimeout.
+    if (this.protocol.holdsInput) this.armCloseTimer();
   }
 
   /** @internal */
@@ -642,8 +809,16 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
   /** @internal */
   handleClose(): void {
     if (this.closeInfo !== null) return;
-    const received = this.protocol.closeReceived;
+    this.transportClosed = true;
     this.protocol.receiveEof();
+    // Input held while the reader was behind (messages, the peer's close frame) is parsed as it reads (see
+    // resumeQueue), so that nothing received before the close is lost; closeTimeout bounds the wait.
+    if (this.protocol.holdsInput) {
+      this.handleDrain(); // no send() waits for a socket that is gone
+      this.armCloseTimer();
+      return;
+    }
+    const received = this.protocol.closeReceived;
     // Messages received before the close but still decompressing are delivered before the connection reports closed.
     if (this.inbound !== null) {
       const again = (): void => this.handleClose();
@@ -660,6 +835,7 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
     this.pendingMore = null;
     this.pendingBytes = 0;
     if (this.closeTimer !== null) clearTimeout(this.closeTimer);
+    if (this.failTimer !== null) clearTimeout(this.failTimer);
     this.codec?.close();
     const error = this.closedError();
     this.keepalive.stop(error);
@@ -673,6 +849,16 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
 }
 
 function noop(): void {}
+
+/**
+ * Returns `promise` with a rejection handler attached, so that a rejection nobody awaits (`setInterval(() =>
+ * ws.send(tick))` after the peer left) is not an unhandled rejection, which ends a Node process. Whoever awaits it
+ * still gets the error; the connection's end is also reported by `ws.closed`.
+ */
+function quietly<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(noop);
+  return promise;
+}
 
 /**
  * `for await (const message of ws)`: each `next()` is one wait on the queue. One `next()`
@@ -740,4 +926,7 @@ function flushWrites(connection: Connection): void {
 }
 function onCloseTimeout(connection: Connection): void {
   connection.terminate();
+}
+function onFailTimeout(connection: Connection): void {
+  connection.failNow();
 }

@@ -7,11 +7,12 @@
  * - zlib work goes through a {@link ZlibLimiter}, so thousands of connections
  *   don't queue thousands of jobs on libuv's 4-thread pool at once (ws#1202:
  *   unbounded concurrent zlib work fragments memory badly on Linux);
- * - zlib contexts are created on first use, closed as soon as a message ends
- *   when context takeover is off, and closed with the connection otherwise.
+ * - a connection's own zlib contexts are created on first use and closed with
+ *   the connection; a direction with no context takeover uses streams shared
+ *   by all connections (zlib-stream.ts), reset after each message.
  */
-import zlib from 'node:zlib';
-import { PayloadTooBig, ProtocolError } from '../errors.js';
+import * as zlib from 'node:zlib';
+import { ProtocolError } from '../errors.js';
 import {
   acceptAnswer,
   clientOffer,
@@ -23,18 +24,20 @@ import {
   type DeflateConfig,
 } from '../protocol/deflate-params.js';
 import type { ExtensionOffer } from '../protocol/extension-header.js';
-import type { ClientExtension, MessageCodec, ServerExtension } from './message-codec.js';
+import type { ClientExtension, MessageCodec, MessageEncoder, ServerExtension } from './message-codec.js';
+import { feed, ZlibPool, type ZlibOperation } from './zlib-stream.js';
+
+const RESOLVED: Promise<void> = Promise.resolve();
 
 /**
  * `compression` settings of `serve()`, `attach()` and `connect()`.
  *
- * Memory per connection, at the server defaults (12-bit windows, memLevel 5):
- * about 32 KiB for the deflater and 11 KiB for the inflater, each allocated on
- * first use and kept while context takeover is on (Python websockets'
- * topics/memory.rst gives ~64 KiB per connection with compression at the same
- * settings, 14 KiB without). With zlib's own defaults (15 bits, memLevel 8) the
- * deflater alone is 256 KiB. `serverNoContextTakeover`/`clientNoContextTakeover`
- * free the contexts after every message, trading compression ratio for memory.
+ * Memory per connection: a direction that keeps its context between messages holds its own zlib stream from its
+ * first compressed message until the connection closes. Node's bundled zlib makes every deflate stream about
+ * 100 KiB (a 64 KiB hash table whatever `memLevel` asks for) and an inflater at 12-bit windows about 18 KiB. So a
+ * server by default shares its compressor (`serverNoContextTakeover: true`, uWS's SHARED_COMPRESSOR): it keeps
+ * no deflater per connection, only the inflater for what the client sends (browsers keep their context). A
+ * connection that has negotiated compression and sent nothing holds no zlib state at all.
  */
 export interface CompressionOptions {
   /**
@@ -42,7 +45,14 @@ export interface CompressionOptions {
    * even on a compressed connection. Default 128: below that, deflate saves at
    * most a few dozen bytes on a message that fits one TCP segment anyway, and
    * costs a trip through libuv's threadpool; above it, repetitive payloads
-   * such as JSON shrink by half or more with context takeover.
+   * such as JSON shrink by half or more with context takeover. Above the
+   * threshold, a message deflate would not shrink (random or already
+   * compressed data) is sent uncompressed too.
+   *
+   * 0 compresses every message, whatever its size, even when deflate makes it
+   * a few bytes larger: a workaround for peers that mishandle uncompressed
+   * messages on a compressed connection (the libwebsockets 4.1 client stalls
+   * on them, its issue #2794).
    */
   threshold?: number;
   /** zlib compression level, 0..9. Default 6 (zlib's default, as Python websockets and ws use). */
@@ -53,9 +63,18 @@ export interface CompressionOptions {
   serverMaxWindowBits?: number;
   /** Largest LZ77 window of the client's compressor, in bits (8..15). Server default 12 (as Python websockets); client default: the server decides. */
   clientMaxWindowBits?: number;
-  /** The server resets its compressor after each message. Default false. */
+  /**
+   * The server resets its compressor after each message (RFC 7692 §7.1.1.1), so the server's connections share
+   * a few compressors (at most one per zlib operation in flight) instead of one each, and a broadcast compresses
+   * a message once for all of them. Server default true; false keeps a compressor per connection (context
+   * takeover: better ratio on small repetitive messages, about 100 KiB more per connection that has sent one).
+   * Client default false.
+   */
   serverNoContextTakeover?: boolean;
-  /** The client resets its compressor after each message. Default false. */
+  /**
+   * The client resets its compressor after each message (§7.1.1.2): the server then keeps no decompressor per
+   * connection either (they are shared too). Default false.
+   */
   clientNoContextTakeover?: boolean;
   /** Most zlib operations in flight at once, across all connections sharing this setting. Default 10 (as ws). */
   concurrency?: number;
@@ -121,38 +140,134 @@ function sharedClientLimiter(): ZlibLimiter {
 }
 
 const TAIL = Buffer.from([0x00, 0x00, 0xff, 0xff]);
-const EMPTY = Buffer.alloc(0);
+/** RFC 7692 §7.2.3.6: an empty message, compressed. */
+const EMPTY_BLOCK = Buffer.of(0x00);
 
 interface ZlibSettings {
   threshold: number;
   level: number;
   memLevel: number;
   limiter: ZlibLimiter;
+  /** The streams shared by this setting's connections that keep no context; made per codec when absent. */
+  pools?: ZlibPools;
 }
 
-type ZStream = zlib.DeflateRaw | zlib.InflateRaw;
-
-/** A running zlib call that close() must be able to cut short. */
-interface Operation {
-  stream: ZStream;
-  fail(error: Error): void;
+/**
+ * The §7.2.1 payload from a Z_SYNC_FLUSH'd deflate output: without its 0x00 0x00 0xff 0xff tail, or null when it
+ * is not smaller than the `inputLength` bytes it encodes (the message is then sent uncompressed, so it never grows
+ * on the wire past a peer's size limit) unless `always` (threshold 0: every message compressed). An empty message on
+ * a stream already flushed makes zlib write nothing: §7.2.3.6's single 0x00 octet (an empty stored block once the
+ * receiver appends the tail) is sent.
+ */
+function messagePayload(output: Buffer, inputLength: number, always: boolean): Buffer | null {
+  const encoded =
+    output.length >= 4 && output.subarray(output.length - 4).equals(TAIL)
+      ? output.subarray(0, output.length - 4)
+      : output.length === 0
+        ? EMPTY_BLOCK
+        : output;
+  return encoded.length >= inputLength && !always ? null : encoded;
 }
 
-/** The permessage-deflate codec of one connection. */
+function createDeflater(level: number, memLevel: number, windowBits: number): zlib.DeflateRaw {
+  return zlib.createDeflateRaw({
+    level,
+    memLevel,
+    windowBits,
+    // Every write ends with Z_SYNC_FLUSH, so a message is one threadpool job instead of a write plus a flush.
+    // Z_SYNC_FLUSH ends on a byte boundary with an empty stored block and keeps the dictionary (Z_FULL_FLUSH would not).
+    flush: zlib.constants.Z_SYNC_FLUSH,
+  });
+}
+
+function createInflater(windowBits: number): zlib.InflateRaw {
+  return zlib.createInflateRaw({ windowBits, flush: zlib.constants.Z_SYNC_FLUSH });
+}
+
+/** The compressor shared by the connections of one setting and window size that keep no compression context. */
+class SharedDeflater implements MessageEncoder {
+  private readonly pool: ZlibPool;
+
+  private readonly limiter: ZlibLimiter;
+  private readonly always: boolean;
+
+  constructor(settings: Omit<ZlibSettings, 'pools'>, windowBits: number) {
+    this.limiter = settings.limiter;
+    this.always = settings.threshold === 0;
+    this.pool = new ZlibPool(() => createDeflater(settings.level, settings.memLevel, windowBits));
+  }
+
+  encode(data: Buffer): Promise<Buffer | null> {
+    return this.limiter.run(() => this.pool.process(data, Infinity)).then((output) => messagePayload(output, data.length, this.always));
+  }
+
+  /** zlib streams this compressor holds. */
+  get streams(): number {
+    return this.pool.size;
+  }
+}
+
+/** The shared streams of one compression setting, by direction and window size (made on first use). */
+export class ZlibPools {
+  private readonly deflaters = new Map<number, SharedDeflater>();
+  private readonly inflaters = new Map<number, ZlibPool>();
+
+  constructor(private readonly settings: Omit<ZlibSettings, 'pools'>) {}
+
+  /** The compressor of connections that reset theirs after each message, for `windowBits`. */
+  deflater(windowBits: number): MessageEncoder {
+    let shared = this.deflaters.get(windowBits);
+    if (shared === undefined) {
+      shared = new SharedDeflater(this.settings, windowBits);
+      this.deflaters.set(windowBits, shared);
+    }
+    return shared;
+  }
+
+  /** zlib streams held by all the pools (idle or in use): at most the limiter's concurrency per direction and size. */
+  get streams(): number {
+    let total = 0;
+    for (const deflater of this.deflaters.values()) total += deflater.streams;
+    for (const pool of this.inflaters.values()) total += pool.size;
+    return total;
+  }
+
+  /** The decompressors of connections whose peer resets its compressor after each message, for `windowBits`. */
+  inflater(windowBits: number): ZlibPool {
+    let pool = this.inflaters.get(windowBits);
+    if (pool === undefined) {
+      pool = new ZlibPool(() => createInflater(windowBits));
+      this.inflaters.set(windowBits, pool);
+    }
+    return pool;
+  }
+}
+
+/**
+ * The permessage-deflate codec of one connection. A direction with context takeover has its own zlib stream,
+ * made on the first message and kept until the connection closes; a direction without (no_context_takeover
+ * agreed) keeps nothing: its messages go through streams shared with the setting's other connections.
+ */
 export class DeflateCodec implements MessageCodec {
+  /** The shared compressor when this connection's compression keeps no context, else null. */
+  readonly shared: MessageEncoder | null;
   private readonly params: DeflateCodecParams;
   private readonly settings: ZlibSettings;
+  private readonly sharedInflater: ZlibPool | null;
   private deflater: zlib.DeflateRaw | null = null;
   private inflater: zlib.InflateRaw | null = null;
   // Tails of the two chains settle to undefined, so the last message's buffer is not kept alive between messages.
-  private deflating: Promise<void> = Promise.resolve();
-  private inflating: Promise<void> = Promise.resolve();
-  private readonly running = new Set<Operation>();
+  private deflating: Promise<void> = RESOLVED;
+  private inflating: Promise<void> = RESOLVED;
+  private running: Set<ZlibOperation> | null = null;
   private closed = false;
 
   constructor(params: DeflateCodecParams, settings: ZlibSettings) {
     this.params = params;
     this.settings = settings;
+    const pools = params.deflateNoContextTakeover || params.inflateNoContextTakeover ? (settings.pools ?? new ZlibPools(settings)) : null;
+    this.shared = params.deflateNoContextTakeover ? pools!.deflater(params.deflateWindowBits) : null;
+    this.sharedInflater = params.inflateNoContextTakeover ? pools!.inflater(params.inflateWindowBits) : null;
   }
 
   /** Whether a message of `size` bytes is worth compressing. */
@@ -167,7 +282,10 @@ export class DeflateCodec implements MessageCodec {
    */
   encode(data: Buffer): Promise<Buffer | null> {
     // Calls are chained so two messages never share the stream at once, whatever the caller does.
-    const result = this.deflating.then(() => this.settings.limiter.run(() => this.deflate(data)));
+    const shared = this.shared;
+    const result = this.deflating.then(() =>
+      shared !== null ? this.unlessClosed(shared.encode(data)) : this.settings.limiter.run(() => this.deflate(data)),
+    );
     this.deflating = result.then(noop, noop);
     return result;
   }
@@ -179,53 +297,50 @@ export class DeflateCodec implements MessageCodec {
     return result;
   }
 
-  /** Frees both zlib contexts and fails any call in progress. */
+  /** Frees the connection's own zlib contexts and fails any call in progress. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const operation of this.running) operation.fail(new ProtocolError('connection closed during compression', 1011));
-    this.running.clear();
-    this.deflater?.close();
-    this.inflater?.close();
-    this.deflater = null;
-    this.inflater = null;
+    if (this.running !== null) {
+      for (const operation of this.running) operation.fail(new ProtocolError('connection closed during compression', 1011));
+      this.running.clear();
+    }
+    this.dropDeflater();
+    this.dropInflater();
+  }
+
+  /** A shared stream's result, or a rejection if this connection closed meanwhile (the stream itself goes on). */
+  private unlessClosed<T>(result: Promise<T>): Promise<T> {
+    return result.then((value) => (this.closed ? Promise.reject(new ProtocolError('connection closed during compression', 1011)) : value));
   }
 
   private deflate(data: Buffer): Promise<Buffer | null> {
     if (this.closed) return Promise.reject(new ProtocolError('connection closed', 1011));
-    const stream = (this.deflater ??= zlib.createDeflateRaw({
-      level: this.settings.level,
-      memLevel: this.settings.memLevel,
-      windowBits: this.params.deflateWindowBits,
-      // Every write ends with Z_SYNC_FLUSH, so a message is one threadpool job instead of a write plus a flush.
-      // Z_SYNC_FLUSH ends on a byte boundary with an empty stored block and keeps the dictionary (Z_FULL_FLUSH would not).
-      flush: zlib.constants.Z_SYNC_FLUSH,
-    }));
-    return this.run(stream, Infinity, data).then((output) => {
-      // §7.2.1: drop the 4-octet tail of the empty block.
-      const encoded =
-        output.length >= 4 && output.subarray(output.length - 4).equals(TAIL) ? output.subarray(0, output.length - 4) : output;
-      // Not worth it: send the message as is, and restart the compressor so that later messages don't refer
+    const stream = (this.deflater ??= createDeflater(this.settings.level, this.settings.memLevel, this.params.deflateWindowBits));
+    return this.feed(stream, Infinity, data).then((output) => {
+      const payload = messagePayload(output, data.length, this.settings.threshold === 0);
+      // Not worth it: the message goes as is, and the compressor restarts so that later messages don't refer
       // back to bytes the peer never saw (the peer's inflater needs no reset to follow a fresh stream).
-      if (encoded.length >= data.length) {
-        this.dropDeflater();
-        return null;
-      }
-      if (this.params.deflateNoContextTakeover) this.dropDeflater();
-      return encoded;
+      if (payload === null) this.dropDeflater();
+      return payload;
     });
   }
 
   private inflate(data: Buffer, maxSize: number): Promise<Buffer> {
     if (this.closed) return Promise.reject(new ProtocolError('connection closed', 1011));
-    const stream = (this.inflater ??= zlib.createInflateRaw({
-      windowBits: this.params.inflateWindowBits,
-      flush: zlib.constants.Z_SYNC_FLUSH,
-    }));
     // §7.2.2: put back the tail the sender removed; the copy is of compressed bytes, so small.
-    return this.run(stream, maxSize, Buffer.concat([data, TAIL])).then((output) => {
-      if (this.params.inflateNoContextTakeover) this.dropInflater();
-      return output;
+    const input = Buffer.concat([data, TAIL]);
+    if (this.sharedInflater !== null) return this.unlessClosed(this.sharedInflater.process(input, maxSize));
+    const stream = (this.inflater ??= createInflater(this.params.inflateWindowBits));
+    return this.feed(stream, maxSize, input);
+  }
+
+  /** One message through this connection's own stream; a stream that failed is closed by feed() and forgotten. */
+  private feed(stream: zlib.DeflateRaw | zlib.InflateRaw, maxSize: number, input: Buffer): Promise<Buffer> {
+    return feed(stream, maxSize, input, (this.running ??= new Set())).catch((error: unknown) => {
+      if (stream === this.deflater) this.deflater = null;
+      if (stream === this.inflater) this.inflater = null;
+      throw error;
     });
   }
 
@@ -238,58 +353,11 @@ export class DeflateCodec implements MessageCodec {
     this.inflater?.close();
     this.inflater = null;
   }
-
-  /**
-   * Feeds a stream and gathers its output up to the flush callback. Output is
-   * counted as zlib emits it (one `chunkSize` piece at a time), so past
-   * `maxSize` the stream is destroyed and zlib stops working on the rest of
-   * the input: a bomb costs at most `maxSize` plus one chunk.
-   */
-  private run(stream: ZStream, maxSize: number, input: Buffer): Promise<Buffer> {
-    return new Promise<Buffer>((resolve, reject) => {
-      const chunks: Buffer[] = [];
-      let total = 0;
-      let settled = false;
-      const finish = (error: Error | null): void => {
-        if (settled) return;
-        settled = true;
-        this.running.delete(operation);
-        stream.off('data', onData);
-        stream.off('error', onError);
-        if (error !== null) {
-          // A stream that failed or was cut short mid-message has unusable state.
-          if (stream === this.deflater) this.deflater = null;
-          if (stream === this.inflater) this.inflater = null;
-          stream.close();
-          reject(error);
-        } else {
-          resolve(chunks.length === 1 ? chunks[0]! : chunks.length === 0 ? EMPTY : Buffer.concat(chunks, total));
-        }
-      };
-      const onData = (chunk: Buffer): void => {
-        total += chunk.length;
-        if (total > maxSize) {
-          finish(new PayloadTooBig(`decompressed message exceeds the limit of ${maxSize} bytes`));
-          return;
-        }
-        chunks.push(chunk);
-      };
-      const onError = (error: Error): void => {
-        // 1007: the payload isn't valid deflate data (as ws; Python websockets uses 1002).
-        finish(new ProtocolError(`invalid compressed data: ${error.message}`, 1007));
-      };
-      const operation: Operation = { stream, fail: finish };
-      this.running.add(operation);
-      stream.on('data', onData);
-      stream.on('error', onError);
-      // Output is pushed (and 'data' emitted) before the write callback runs, as ws also relies on.
-      stream.write(input, (error) => (error ? onError(error) : finish(null)));
-    });
-  }
 }
 
 function noop(): void {}
 
+/** The settings of one extension object, with the pools its connections share. */
 function resolveSettings(options: CompressionOptions, limiter: ZlibLimiter): ZlibSettings {
   const threshold = options.threshold ?? DEFAULT_COMPRESSION_THRESHOLD;
   const level = options.level ?? 6;
@@ -297,7 +365,7 @@ function resolveSettings(options: CompressionOptions, limiter: ZlibLimiter): Zli
   if (!(threshold >= 0)) throw new RangeError(`threshold must be a non-negative number, got ${threshold}`);
   if (!Number.isInteger(level) || level < 0 || level > 9) throw new RangeError(`level must be an integer from 0 to 9, got ${level}`);
   if (!Number.isInteger(memLevel) || memLevel < 1 || memLevel > 9) throw new RangeError(`memLevel must be an integer from 1 to 9, got ${memLevel}`);
-  return { threshold, level, memLevel, limiter };
+  return { threshold, level, memLevel, limiter, pools: new ZlibPools({ threshold, level, memLevel, limiter }) };
 }
 
 function configOf(options: CompressionOptions, defaults: DeflateConfig): DeflateConfig {
@@ -320,8 +388,9 @@ export class PerMessageDeflateServer implements ServerExtension {
   private readonly settings: ZlibSettings;
 
   constructor(options: CompressionOptions = {}) {
-    // Python websockets' server defaults: 12-bit windows both ways (4 KiB), memLevel 5.
-    this.config = configOf(options, { serverMaxWindowBits: 12, clientMaxWindowBits: 12 });
+    // Python websockets' server defaults, 12-bit windows both ways (4 KiB) and memLevel 5, and the server's
+    // compressor shared (server_no_context_takeover): a deflater of Node's zlib is ~100 KiB whatever memLevel says.
+    this.config = configOf(options, { serverMaxWindowBits: 12, clientMaxWindowBits: 12, serverNoContextTakeover: true });
     this.settings = resolveSettings(options, options.limiter ?? new ZlibLimiter(options.concurrency));
   }
 

@@ -12,6 +12,18 @@ export interface MessageCodec {
   encode(data: Buffer): Promise<Buffer | null>;
   /** Releases resources (zlib contexts) when the connection closes. */
   close(): void;
+  /**
+   * An encoder shared with other connections when this one's encoding depends on the message alone (no context
+   * kept between messages): connections with the same one can be sent one encoding (a broadcast compresses once).
+   * Null or absent when each connection's encoding differs.
+   */
+  readonly shared?: MessageEncoder | null;
+}
+
+/** An encoder whose output depends on the message alone (see {@link MessageCodec.shared}). */
+export interface MessageEncoder {
+  /** The message encoded (deflated, tail removed: RFC 7692 §7.2.1); null when that would not be smaller. */
+  encode(data: Buffer): Promise<Buffer | null>;
 }
 
 import type { ExtensionOffer } from '../protocol/extension-header.js';

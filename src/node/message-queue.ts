@@ -8,8 +8,10 @@ export interface QueueOwner {
 
 /**
  * Received messages waiting to be read, with one pending reader at most.
- * Above `high` queued messages the transport is paused (TCP backpressure), and
- * it is resumed at `low`, like Python websockets' max_queue.
+ * Messages still being decoded (decompressed) count as well, from the moment
+ * they are received: at `high` messages queued or decoding the owner is told
+ * to stop reading (input and transport paused: TCP backpressure), and at `low`
+ * to read again, like Python websockets' max_queue.
  */
 export class MessageQueue {
   private items: Message[] | null = null;
@@ -22,6 +24,10 @@ export class MessageQueue {
   private readonly high: number;
   private readonly low: number;
   private paused = false;
+  /** The reader was handed a message and has not asked for another since: it may still be handling it. */
+  readerBusy = false;
+  /** Messages received and still being decoded: see {@link expect}. */
+  private incoming = 0;
   private readonly owner: QueueOwner;
 
   constructor(high: number, owner: QueueOwner) {
@@ -35,43 +41,78 @@ export class MessageQueue {
     return this.items === null ? 0 : this.items.length - this.head;
   }
 
-  /** Hands a message to the waiting reader, or queues it. */
-  push(message: Message): void {
+  /** Whether the owner was told to stop reading (and not yet to read again). */
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
+  /** Whether messages queued and decoding have reached `high`. */
+  get isFull(): boolean {
+    return this.length + this.incoming >= this.high;
+  }
+
+  /** A message was received and is being decoded: it counts toward `high` until {@link push}ed (expected) or {@link abandon}ed. */
+  expect(): void {
+    this.incoming++;
+    this.pauseIfFull();
+  }
+
+  /** A message being decoded will not come (decoding failed). */
+  abandon(): void {
+    this.incoming--;
+    this.resumeIfLow();
+  }
+
+  /** Hands a message to the waiting reader, or queues it. `expected`: announced by {@link expect}. */
+  push(message: Message, expected = false): void {
+    if (expected) this.incoming--;
     const resolve = this.resolveWaiter as ((value: Message | IteratorResult<Message>) => void) | null;
     if (resolve !== null) {
       this.resolveWaiter = null;
       this.rejectWaiter = null;
+      this.readerBusy = true;
       resolve(this.asResult ? { value: message, done: false } : message);
+      if (expected) this.resumeIfLow();
       return;
     }
-    const items = (this.items ??= []);
-    items.push(message);
-    if (!this.paused && items.length - this.head >= this.high) {
+    (this.items ??= []).push(message);
+    this.pauseIfFull();
+  }
+
+  private pauseIfFull(): void {
+    if (!this.paused && this.length + this.incoming >= this.high) {
       this.paused = true;
       this.owner.pauseQueue();
     }
   }
 
-  /** Takes the next message if one is queued, else undefined. */
+  private resumeIfLow(): void {
+    if (this.paused && this.length + this.incoming <= this.low) {
+      this.paused = false;
+      this.owner.resumeQueue();
+    }
+  }
+
+  /** Takes the next message if one is queued, else undefined (the reader is done with what it was handed). */
   shift(): Message | undefined {
     const items = this.items;
-    if (items === null || this.head === items.length) return undefined;
+    if (items === null || this.head === items.length) {
+      this.readerBusy = false;
+      return undefined;
+    }
+    this.readerBusy = true;
     const message = items[this.head]!;
     items[this.head++] = undefined as unknown as Message;
-    let left = items.length - this.head;
-    if (left === 0) {
+    if (this.head === items.length) {
       // Drop the array: an idle connection holds no backing store.
       this.items = null;
       this.head = 0;
     } else if (this.head > 1024 && this.head * 2 > items.length) {
       this.items = items.slice(this.head);
       this.head = 0;
-      left = this.items.length;
     }
-    if (this.paused && left <= this.low) {
-      this.paused = false;
-      this.owner.resumeQueue();
-    }
+    // Last: resuming may parse held input, which pushes more messages.
+    this.resumeIfLow();
     return message;
   }
 

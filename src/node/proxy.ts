@@ -3,12 +3,12 @@
  * authentication, and the `HTTPS_PROXY` / `HTTP_PROXY` / `NO_PROXY`
  * conventions of curl and Python websockets when `proxy: true`.
  */
-import net from 'node:net';
+import * as net from 'node:net';
 import type { Duplex } from 'node:stream';
-import tls from 'node:tls';
+import * as tls from 'node:tls';
 import { InvalidHandshake, TimeoutError, type HttpResponseInfo } from '../errors.js';
 import { HttpHeadReader, parseResponseHead } from '../protocol/http11.js';
-import type { WebSocketUrl } from './client.js';
+import type { WebSocketUrl } from '../protocol/url.js';
 
 /** The `proxy` option: a proxy URL, `true` to read the environment, or false/undefined for none. */
 export type ProxySetting = string | URL | boolean | undefined;

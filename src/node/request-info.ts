@@ -1,3 +1,4 @@
+import { splitTarget } from '../protocol/handshake.js';
 import type { HttpHeaders } from '../protocol/http11.js';
 import type { RequestInfo } from './types.js';
 
@@ -14,9 +15,12 @@ export class IncomingRequest implements RequestInfo {
    * address, and logging it when the connection ends is what people do.
    */
   remoteAddress: string | undefined;
+  /** `'1.1'` for an HTTP/1.1 Upgrade, `'2'` for an HTTP/2 extended CONNECT (RFC 8441). */
+  httpVersion: '1.1' | '2';
   private parsedQuery: URLSearchParams | null = null;
 
-  constructor(path: string, target: string, headers: HttpHeaders, remoteAddress: string | undefined) {
+  constructor(path: string, target: string, headers: HttpHeaders, remoteAddress: string | undefined, httpVersion: '1.1' | '2' = '1.1') {
+    this.httpVersion = httpVersion;
     this.path = path;
     this.target = target;
     this.headers = headers;
@@ -25,11 +29,7 @@ export class IncomingRequest implements RequestInfo {
 
   /** The query parameters. */
   get query(): URLSearchParams {
-    if (this.parsedQuery === null) {
-      const q = this.target.indexOf('?');
-      this.parsedQuery = new URLSearchParams(q === -1 ? '' : this.target.slice(q + 1));
-    }
-    return this.parsedQuery;
+    return (this.parsedQuery ??= splitTarget(this.target).query);
   }
 
   set query(query: URLSearchParams) {

@@ -1,17 +1,19 @@
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
-import net, { type AddressInfo } from 'node:net';
+import * as http2 from 'node:http2';
+import * as net from 'node:net';
+import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import tls from 'node:tls';
-import { formatExtensions, type ExtensionOffer } from '../protocol/extension-header.js';
+import * as tls from 'node:tls';
 import {
-  acceptResponseText,
   splitTarget,
-  UPGRADE_REQUIRED_HEADERS,
+  validateExtendedConnect,
   validateUpgradeRequest,
+  type Http2RequestHead,
   type RequestTarget,
   type UpgradeRequest,
 } from '../protocol/handshake.js';
+import { refusalHeaders, ServerHandshake, VERSION_REQUIRED_HEADERS, type Agreement } from '../protocol/server-handshake.js';
 import {
   DEFAULT_HTTP_LIMITS,
   HttpHeadError,
@@ -23,17 +25,33 @@ import {
   type HttpLimits,
   type HttpRequestHead,
 } from '../protocol/http11.js';
-import { ConnectionClosed } from '../errors.js';
-import { Admission, type AdmissionLimits } from './admission.js';
+import { ConnectionClosed, InvalidState } from '../errors.js';
+import { Admission, addressKey, type AdmissionLimits } from './admission.js';
 import { Connection, type ConnectionOwner } from './connection.js';
-import { serverExtensionsWithCompression, type CompressionOption, type CompressionOptions } from './deflate.js';
+import { PerMessageDeflateServer, serverExtensionsWithCompression, type CompressionOption, type CompressionOptions } from './deflate.js';
 import type { Backplane } from '../pubsub/backplane.js';
 import type { BroadcastData, BroadcastOptions, BroadcastResult } from '../pubsub/broadcast.js';
 import { Hub } from '../pubsub/hub.js';
 import type { MessageCodec, ServerExtension } from './message-codec.js';
 import { PendingHandshakes } from './pending-handshakes.js';
+import type { MetricsSnapshot } from '../metrics/families.js';
+import type { MetricsOption, MetricsRequestHandler } from '../metrics/http.js';
+import type { MetricsSource, RefusalReason, ServerMetrics } from '../metrics/server-metrics.js';
+import { observabilityFor, type Observability, type ServerLogger } from './observability.js';
 import { IncomingRequest } from './request-info.js';
+import {
+  http2Limits,
+  http2RequestHead,
+  isHttp2Stream,
+  respondOnStream,
+  SessionGuard,
+  sessionSettings,
+  startsWithPreface,
+  type Http2Limits,
+  type Http2Option,
+} from './http2-server.js';
 import type { ConnectionOptions, RequestInfo } from './types.js';
+import { checkServerOptions } from './options.js';
 
 /** A connection handler: runs for the connection's lifetime; when it returns, the connection is closed (1000). */
 export type Handler = (ws: Connection) => void | Promise<void>;
@@ -54,6 +72,8 @@ export interface RouteMatch {
   handler: Handler;
   /** Named path parameters. */
   params: Record<string, string>;
+  /** The route pattern that matched (`/rooms/{room}`): the `route` label of the metrics. */
+  pattern?: string;
 }
 
 /** Options of {@link serve} and {@link attach}. */
@@ -80,12 +100,20 @@ export interface ServerOptions extends ConnectionOptions, AdmissionLimits {
   handshakeTimeout?: number;
   /** Limits on the HTTP request head. */
   httpLimits?: HttpLimits;
-  /** Where handler errors are reported. Default `console`; null silences them. */
-  logger?: Pick<Console, 'error'> | null;
+  /** Where handler errors are reported, and optional connection open/close hooks. Default `console`; null silences them. */
+  logger?: ServerLogger | null;
+  /** Metrics: `true` serves `GET /metrics` (Prometheus text format) on this server's port; see {@link MetricsOptions}. Default off. */
+  metrics?: MetricsOption;
   /** Carries `publish()` to other server nodes, e.g. `redisBackplane({ url })`. Default: this server only. */
   backplane?: Backplane;
   /** Slow-client policy of `publish()` (see `broadcast()`). */
   broadcast?: BroadcastOptions;
+  /**
+   * WebSockets over HTTP/2 too (RFC 8441): with `tls`, ALPN offers `h2` beside `http/1.1` on the same port; without,
+   * a client speaking HTTP/2 with prior knowledge (h2c) is served beside HTTP/1.1. `true` for the default limits, or
+   * {@link Http2Limits}. Default off.
+   */
+  http2?: Http2Option;
 }
 
 /**
@@ -101,17 +129,80 @@ export class Server implements ConnectionOwner {
   private readonly httpLimits: Required<HttpLimits>;
   private listener: net.Server | null = null;
   private closing = false;
+  /** Sockets that got an HTTP answer instead of an upgrade and have not closed yet (see `answerAndClose`). */
+  private readonly answered = new Set<Duplex>();
   private readonly admission: Admission;
+  /** The subprotocol, Origin and extension policy, applied to every handshake. */
+  private readonly handshake: ServerHandshake<MessageCodec, RequestInfo>;
   /** Pub/sub topics of this server's connections (`ws.subscribe`, `server.publish`). */
   readonly hub: Hub;
+  // Null unless metrics or connection log hooks are asked for: then the events below are told to it.
+  private readonly observability: Observability | null;
+  /** HTTP/2 limits, or null when the server speaks HTTP/1.1 only. */
+  private readonly http2Limits: Required<Http2Limits> | null;
+  /** Runs the HTTP/2 sessions of sockets this server accepted (made on the first one). */
+  private http2Sessions: http2.Http2Server | null = null;
+  private readonly sessions = new Set<http2.ServerHttp2Session>();
 
   constructor(handler: Handler, options: ServerOptions = {}) {
     this.handler = handler;
     this.options = { ...options, extensions: serverExtensionsWithCompression(options.compression, options.extensions) };
     this.admission = new Admission(options);
-    this.pending = new PendingHandshakes(options.handshakeTimeout ?? 10_000);
+    this.handshake = new ServerHandshake(this.options);
+    this.http2Limits = http2Limits(options.http2);
     this.httpLimits = { ...DEFAULT_HTTP_LIMITS, ...options.httpLimits };
     this.hub = new Hub({ backplane: options.backplane, broadcast: options.broadcast, logger: options.logger });
+    this.observability = observabilityFor(options.metrics, options.logger, options.route !== undefined, () => this.metricsSnapshotSource());
+    const observability = this.observability;
+    this.pending = new PendingHandshakes(options.handshakeTimeout ?? 10_000, observability && (() => observability.refused('timeout')));
+    if (observability?.enabled) options.backplane?.measure?.(observability.meters.backplaneLag);
+  }
+
+  /** The server's metrics now (`metrics` option): the figures `GET /metrics` shows, as an object. */
+  metrics(): MetricsSnapshot {
+    if (this.observability === null) return this.metricsOff();
+    return this.observability.snapshot();
+  }
+
+  /**
+   * A node:http request handler (or Express/Connect middleware) answering the metrics path: for `attach()`, whose
+   * HTTP server answers plain requests itself. `http.createServer(server.metricsHandler)` or `app.use(server.metricsHandler)`.
+   */
+  get metricsHandler(): MetricsRequestHandler {
+    if (this.observability === null || !this.observability.enabled) return this.metricsOff();
+    return this.observability.handler;
+  }
+
+  /** The port of the separate metrics listener (`metrics: { port }`), or null. */
+  get metricsPort(): number | null {
+    return this.observability?.listenerPort ?? null;
+  }
+
+  /** @internal The metrics' recorder (the OpenTelemetry adapter follows its histograms). */
+  metricsRecorder(): ServerMetrics {
+    if (this.observability === null || !this.observability.enabled) return this.metricsOff();
+    return this.observability.meters;
+  }
+
+  private metricsOff(): never {
+    throw new InvalidState('metrics are off: pass { metrics: true } to serve() or attach()');
+  }
+
+  /** @internal attach(): starts the separate metrics listener, if configured (serve() does it in listen()). */
+  startMetricsListener(): Promise<void> {
+    return this.observability?.start(this.options.host) ?? Promise.resolve();
+  }
+
+  /** @internal What the metrics read at each scrape. */
+  metricsSnapshotSource(): MetricsSource {
+    return {
+      connections: this.connections,
+      pendingHandshakes: this.pending.size,
+      admissionRefused: this.admission.refused,
+      compression: compressionLimiter(this.options.extensions),
+      topics: this.hub.size,
+      backplane: this.hub.backplaneStatus(),
+    };
   }
 
   /** Sends `message` to every subscriber of `topic`, on every node; returns what the local fan-out did. */
@@ -129,31 +220,44 @@ export class Server implements ConnectionOwner {
     return this.admission.refused;
   }
 
-  /** Returns false (after refusing the socket) if admission limits say no. `peer` is the TCP socket, for its address. */
-  private admit(socket: Duplex, peer: { remoteAddress?: string }): boolean {
-    // getpeername only when a per-IP limit needs it now; the request reads it anyway once the head is parsed.
-    const address = this.admission.counting ? (peer.remoteAddress ?? '') : '';
-    const refusal = this.admission.admit(address, this.pending.size);
+  /**
+   * Returns the client's {@link addressKey} (its handshake then counts against its address's share), or null after
+   * refusing the socket if admission limits say no. `peer` is the TCP socket, for its address.
+   */
+  private admit(socket: Duplex, peer: { remoteAddress?: string }): string | null {
+    // getpeername is cached by the socket: the request reads the same address once the head is parsed.
+    const address = peer.remoteAddress ?? '';
+    const from = addressKey(address);
+    const refusal = this.admission.admit(address, this.pending.size, this.pending.from(from));
     if (refusal === 'drop') {
       socket.destroy();
-      return false;
+      return null;
     }
     if (refusal !== null) {
       socket.on('error', noop);
-      socket.end(serializeResponse(refusal.status, [['Connection', 'close'], ['Retry-After', '1']], `${refusal.message}\n`));
-      setTimeout(() => socket.destroy(), 1000).unref();
-      return false;
+      if (isHttp2Stream(socket)) {
+        respondOnStream(socket, refusal.status, [['retry-after', '1']], `${refusal.message}\n`);
+        return null;
+      }
+      this.answerAndClose(socket, serializeResponse(refusal.status, [['Connection', 'close'], ['Retry-After', '1']], `${refusal.message}\n`));
+      return null;
     }
     if (this.admission.counting) socket.once('close', () => this.admission.release(address));
-    return true;
+    return from;
   }
 
   /** Starts listening on `options.host`/`options.port`. */
   async listen(): Promise<this> {
     await this.hub.start();
+    await this.observability?.start(this.options.host).catch(async (error: unknown) => {
+      await this.hub.close();
+      throw error;
+    });
     const onSocket = (socket: net.Socket) => this.acceptSocket(socket);
+    // RFC 7301 ALPN: h2 first, as browsers prefer it; a client offering only http/1.1 (or nothing) gets HTTP/1.1.
+    const alpn = this.http2Limits !== null ? { ALPNProtocols: ['h2', 'http/1.1'] } : {};
     const listener = this.options.tls
-      ? tls.createServer({ minVersion: 'TLSv1.2', ...this.options.tls }, onSocket)
+      ? tls.createServer({ minVersion: 'TLSv1.2', ...alpn, ...this.options.tls }, onSocket)
       : net.createServer(onSocket);
     if (this.options.tls) listener.on('tlsClientError', (_error, socket) => socket.destroy());
     this.listener = listener;
@@ -166,11 +270,90 @@ export class Server implements ConnectionOwner {
         });
       });
     } catch (error) {
-      // Don't leave a backplane's connections (Redis) keeping the process alive.
+      // Don't leave a backplane's connections (Redis) or the metrics listener keeping the process alive.
+      await this.observability?.stop();
       await this.hub.close();
       throw error;
     }
     return this;
+  }
+
+  /** Open HTTP/2 sessions of sockets this server accepted (each may carry many WebSockets); 0 when attached. */
+  get http2SessionCount(): number {
+    return this.sessions.size;
+  }
+
+  /** Hands an accepted socket (TLS with ALPN h2, or cleartext that sent the preface) to an HTTP/2 session. */
+  private acceptHttp2(socket: net.Socket): void {
+    this.forgetPending(socket);
+    socket.off('error', noop);
+    if (this.http2Sessions === null) {
+      const sessions = http2.createServer(sessionSettings(this.http2Limits!, this.httpLimits));
+      sessions.on('session', (session) => this.sessionOpened(session, true));
+      sessions.on('stream', (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, _flags: number, rawHeaders: string[]) => {
+        if (!this.handleHttp2Stream(stream, headers, rawHeaders)) this.answerPlainHttp2(stream, headers);
+      });
+      this.http2Sessions = sessions;
+    }
+    this.http2Sessions.emit('connection', socket);
+  }
+
+  /** @internal Follows a session: its guard against stream floods, and closing it with the server. */
+  sessionOpened(session: http2.ServerHttp2Session, owned: boolean): void {
+    const limits = this.http2Limits ?? http2Limits(true)!;
+    if (!owned) {
+      // An attached server's sessions are the application's: guarded, never closed by wskit.
+      new SessionGuard(session, limits, null);
+      return;
+    }
+    if (this.closing) {
+      session.destroy();
+      return;
+    }
+    new SessionGuard(session, limits, this.options.handshakeTimeout ?? 10_000);
+    this.sessions.add(session);
+    session.once('close', () => this.sessions.delete(session));
+  }
+
+  /** A request on an HTTP/2 session that is not a WebSocket: the metrics page, or 404. */
+  private answerPlainHttp2(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {
+    const path = splitTarget(String(headers[':path'] ?? '/')).path;
+    if (this.observability !== null && this.observability.ownPortPath === path) {
+      const answer = this.observability.answer(String(headers[':method']));
+      respondOnStream(stream, answer.status, answer.headers, answer.body);
+      return;
+    }
+    respondOnStream(stream, 404, [['content-type', 'text/plain; charset=utf-8']], 'Not a WebSocket request (RFC 8441 extended CONNECT).\n');
+  }
+
+  /**
+   * Takes an HTTP/2 stream that is a CONNECT (RFC 8441 §4); returns false for any other request, left to the
+   * caller. Use it in an `http2` server's `'stream'` listener (what {@link attach} does).
+   */
+  handleHttp2Stream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, rawHeaders?: string[]): boolean {
+    if (headers[':method'] !== 'CONNECT') return false;
+    const guard = SessionGuard.of(stream.session);
+    if (guard !== undefined) {
+      stream.once('close', () => {
+        const established = (stream as StreamState)[kEstablished] === true;
+        if (established) guard.open--;
+        // A WebSocket ends with END_STREAM both ways (rstCode NO_ERROR); a reset or a refused handshake is abnormal.
+        if (!established || stream.rstCode !== http2.constants.NGHTTP2_NO_ERROR) guard.abnormalEnd();
+      });
+    }
+    if (this.closing) {
+      this.observability?.refused('shutting_down');
+      stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
+      return true;
+    }
+    const peer = stream.session?.socket ?? {};
+    const from = this.admit(stream, peer);
+    if (from === null) return true;
+    this.trackPending(stream, from);
+    const head = http2RequestHead(headers, rawHeaders);
+    const requestHead = { method: 'CONNECT', target: head.path ?? '', version: 'HTTP/2', headers: head.headers };
+    void this.upgrade(stream, requestHead, EMPTY, peer, head);
+    return true;
   }
 
   /** The address listened on, or null when attached to another server. */
@@ -203,9 +386,10 @@ export class Server implements ConnectionOwner {
       version: `HTTP/${request.httpVersion}`,
       headers,
     };
-    if (!this.admit(socket, request.socket)) return;
-    this.trackPending(socket);
-    void this.upgrade(socket, requestHead, head, request.socket, true);
+    const from = this.admit(socket, request.socket);
+    if (from === null) return;
+    this.trackPending(socket, from);
+    void this.upgrade(socket, requestHead, head, request.socket);
   }
 
   /**
@@ -214,33 +398,53 @@ export class Server implements ConnectionOwner {
    * share its scope with the handshake's and keep the head reader and
    * request bytes alive for the connection's whole life (memory per idle connection).
    */
-  private trackPending(socket: Duplex): void {
-    this.pending.add(socket);
+  private trackPending(socket: Duplex, from: string): void {
+    this.pending.add(socket, from);
     (socket as PendingSocket)[kPendingServer] = this;
     socket.on('error', noop);
     socket.on('close', onPendingClose);
   }
 
-  /** @internal The handshake of `socket` is over (upgraded, refused, or the socket closed). */
-  forgetPending(socket: Duplex): void {
-    this.pending.delete(socket);
+  /** @internal The handshake of `socket` is over (upgraded, refused, or the socket closed); false if it was not pending. */
+  forgetPending(socket: Duplex): boolean {
+    const was = this.pending.delete(socket);
     const pending = socket as PendingSocket;
     if (pending[kPendingServer] === this) {
       pending[kPendingServer] = undefined;
       socket.off('close', onPendingClose);
     }
+    return was;
+  }
+
+  /** @internal A socket closed during its handshake (the peer left, or it was dropped). */
+  pendingClosed(socket: Duplex): void {
+    if (this.forgetPending(socket)) this.observability?.refused('aborted');
   }
 
   private acceptSocket(socket: net.Socket): void {
     if (this.closing) {
+      this.observability?.refused('shutting_down');
       socket.destroy();
       return;
     }
-    if (!this.admit(socket, socket)) return;
-    this.trackPending(socket);
+    const from = this.admit(socket, socket);
+    if (from === null) return;
+    this.trackPending(socket, from);
+    if (this.http2Limits !== null && (socket as tls.TLSSocket).alpnProtocol === 'h2') {
+      this.acceptHttp2(socket);
+      return;
+    }
     // Made only for a head that arrives in pieces: a whole head is read and parsed in one pass.
     let reader: HttpHeadReader | null = null;
     const onData = (chunk: Buffer): void => {
+      // RFC 9113 §3.3: a cleartext client with prior knowledge opens with the connection preface.
+      if (reader === null && this.http2Limits !== null && startsWithPreface(chunk)) {
+        socket.off('data', onData);
+        socket.pause();
+        socket.unshift(chunk);
+        this.acceptHttp2(socket);
+        return;
+      }
       let head: HttpRequestHead;
       let rest: Buffer;
       try {
@@ -263,31 +467,55 @@ export class Server implements ConnectionOwner {
       socket.off('data', onData);
       // Bytes arriving while a processRequest hook runs must wait for the connection; without
       // one the connection takes over the socket in this same call, and nothing can arrive between.
-      const paused = this.options.processRequest !== undefined;
-      if (paused) socket.pause();
-      void this.upgrade(socket, head, rest, socket, paused);
+      // (The connection resumes the socket.)
+      if (this.options.processRequest !== undefined) socket.pause();
+      void this.upgrade(socket, head, rest, socket);
     };
     socket.on('data', onData);
   }
 
   private reject(socket: Duplex, error: Error): void {
-    const status = error instanceof HttpHeadError ? error.status : 400;
+    let status = error instanceof HttpHeadError ? error.status : 400;
     const headers: Array<[string, string]> = [['Content-Type', 'text/plain; charset=utf-8'], ['Connection', 'close']];
-    if (status === 426) headers.push(...UPGRADE_REQUIRED_HEADERS);
-    this.respond(socket, { status, headers, body: `Failed to open a WebSocket connection: ${error.message}.\n` });
+    if (status === 426 && isHttp2Stream(socket)) {
+      // HTTP/2 has no Upgrade (RFC 9113 §8.6): a wrong version is a bad request naming the one supported (RFC 8441 §5).
+      status = 400;
+      headers.push(...VERSION_REQUIRED_HEADERS);
+    }
+    headers.push(...refusalHeaders(status));
+    this.respond(socket, { status, headers, body: `Failed to open a WebSocket connection: ${error.message}.\n` }, 'bad_request');
   }
 
-  private respond(socket: Duplex, response: HttpResponse): void {
-    this.forgetPending(socket);
+  /** Answers instead of upgrading; `refusal` says why, for the metrics (null: not a refused handshake). */
+  private respond(socket: Duplex, response: HttpResponse, refusal: RefusalReason | null): void {
+    if (this.forgetPending(socket) && refusal !== null) this.observability?.refused(refusal);
     const headers = Array.isArray(response.headers) ? response.headers : Object.entries(response.headers ?? {});
+    if (isHttp2Stream(socket)) {
+      respondOnStream(socket, response.status, headers, response.body ?? '');
+      return;
+    }
     if (!headers.some(([name]) => name.toLowerCase() === 'connection')) headers.push(['Connection', 'close']);
+    let bytes: Buffer;
     try {
-      socket.end(serializeResponse(response.status, headers, response.body ?? ''));
+      bytes = serializeResponse(response.status, headers, response.body ?? '');
     } catch {
       socket.destroy();
       return;
     }
-    // Don't wait forever for the peer to read the response.
+    this.answerAndClose(socket, bytes);
+  }
+
+  /**
+   * Sends a refusal and closes: `end()` sends our FIN after the response, and the socket is read (bytes discarded) so
+   * that the client's FIN is seen and the socket closes as soon as the client has left. A socket left paused would
+   * stay open until the timer below, and `close()` (whose listener waits for every socket) with it. A client that
+   * does not leave is dropped after 1 s, or at once by `close()`.
+   */
+  private answerAndClose(socket: Duplex, response: Buffer): void {
+    socket.end(response);
+    socket.resume();
+    this.answered.add(socket);
+    socket.once('close', () => this.answered.delete(socket));
     setTimeout(() => socket.destroy(), 1000).unref();
   }
 
@@ -296,7 +524,7 @@ export class Server implements ConnectionOwner {
     head: HttpRequestHead,
     rest: Buffer,
     peer: { remoteAddress?: string },
-    paused: boolean,
+    h2: Http2RequestHead | null = null,
   ): Promise<void> {
     const options = this.options;
     let request: RequestInfo;
@@ -306,22 +534,29 @@ export class Server implements ConnectionOwner {
     let route: RouteMatch | null | undefined;
     try {
       target = splitTarget(head.target);
-      request = new IncomingRequest(target.path, head.target, head.headers, peer.remoteAddress);
+      request = new IncomingRequest(target.path, head.target, head.headers, peer.remoteAddress, h2 === null ? '1.1' : '2');
       if (options.processRequest) {
         const response = await options.processRequest(request);
         if (response) {
-          this.respond(socket, response);
+          this.respond(socket, response, 'process_request');
           return;
         }
       }
-      upgrade = validateUpgradeRequest(head, target);
-      if (options.origins && !originAllowed(head.headers.getAll('origin'), options.origins)) {
-        this.respond(socket, { status: 403, body: 'Failed to open a WebSocket connection: origin not allowed.\n' });
+      // GET /metrics on the WebSocket port (after processRequest, which may guard it); a scrape is not a handshake.
+      // An upgrade request to that path is left to the WebSocket side.
+      if (h2 === null && this.observability !== null && this.observability.ownPortPath === target.path && !head.headers.has('upgrade')) {
+        this.forgetPending(socket);
+        this.respond(socket, this.observability.answer(head.method), null);
+        return;
+      }
+      upgrade = h2 === null ? validateUpgradeRequest(head, target) : validateExtendedConnect(h2);
+      if (!this.handshake.originAllowed(head.headers)) {
+        this.respond(socket, { status: 403, body: 'Failed to open a WebSocket connection: origin not allowed.\n' }, 'origin');
         return;
       }
       route = options.route?.(request);
       if (route === null) {
-        this.respond(socket, { status: 404, body: 'Failed to open a WebSocket connection: no route for this path.\n' });
+        this.respond(socket, { status: 404, body: 'Failed to open a WebSocket connection: no route for this path.\n' }, 'no_route');
         return;
       }
     } catch (error) {
@@ -330,35 +565,31 @@ export class Server implements ConnectionOwner {
       return;
     }
     if (socket.destroyed || this.closing) {
+      if (this.forgetPending(socket)) this.observability?.refused(this.closing ? 'shutting_down' : 'aborted');
       socket.destroy();
       return;
     }
-    let protocol: string | null = null;
-    const offered = upgrade.protocols;
-    if (typeof options.subprotocols === 'function') protocol = options.subprotocols(offered, request);
-    else if (options.subprotocols) protocol = options.subprotocols.find((p) => offered.includes(p)) ?? null;
-    if (protocol !== null && !offered.includes(protocol)) protocol = null;
-
-    let codec: MessageCodec | null = null;
-    const answers: ExtensionOffer[] = [];
+    let agreement: Agreement<MessageCodec>;
     try {
-      for (const extension of options.extensions ?? []) {
-        const offers = upgrade.extensions.filter((offer) => offer.name === extension.name);
-        if (offers.length === 0 || codec !== null) continue;
-        const accepted = extension.accept(offers);
-        if (accepted) {
-          answers.push(accepted.answer);
-          codec = accepted.codec;
-        }
-      }
+      agreement = this.handshake.agree(upgrade, request);
     } catch (error) {
-      this.reject(socket, new HttpHeadError(400, (error as Error).message));
+      this.reject(socket, error as Error);
       return;
     }
     this.forgetPending(socket);
     socket.off('error', noop);
-    const extensions = answers.length > 0 ? formatExtensions(answers) : '';
-    socket.write(acceptResponseText(upgrade.key, protocol, extensions), 'latin1');
+    const meter = this.observability === null ? null : this.observability.meterOf(route?.pattern);
+    if (h2 === null) {
+      socket.write(this.handshake.http11Response(upgrade.key, agreement), 'latin1');
+    } else {
+      (socket as http2.ServerHttp2Stream).respond(this.handshake.http2Response(agreement));
+      (socket as StreamState)[kEstablished] = true;
+      // A stream the peer reset while our writes wait for window emits 'aborted' and 'end' but 'close' only once
+      // those writes flush, which they never will: the reset ends the stream (the WebSocket closes 1006).
+      socket.once('aborted', () => socket.destroy());
+      const guard = SessionGuard.of((socket as http2.ServerHttp2Stream).session);
+      if (guard !== undefined) guard.open++;
+    }
     // The connection's settings, not a spread of every server option (a large object per handshake).
     const ws = new Connection(socket, 'server', {
       maxMessageSize: options.maxMessageSize,
@@ -369,21 +600,23 @@ export class Server implements ConnectionOwner {
       pingTimeout: options.pingTimeout,
       closeTimeout: options.closeTimeout,
       owner: this,
-      subprotocol: protocol,
+      subprotocol: agreement.protocol,
       request,
-      codec,
-      extensions,
+      codec: agreement.codec,
+      extensions: agreement.extensions,
       head: rest,
+      meter,
     });
     if (route) ws.params = route.params;
     ws.hub = this.hub;
-    if (paused) socket.resume();
+    if (meter !== null) this.observability!.opened(ws, meter);
     this.run(ws, route?.handler ?? this.handler);
   }
 
   /** @internal A connection closed: forget it (told directly, no promise chain per connection). */
   connectionClosed(ws: Connection): void {
     this.connections.delete(ws);
+    if (ws.meter !== null) this.observability!.closed(ws, ws.meter);
   }
 
   private run(ws: Connection, handler: Handler): void {
@@ -429,31 +662,25 @@ export class Server implements ConnectionOwner {
     this.closing = true;
     const listening = this.listener;
     const stopped = listening ? new Promise<void>((resolve) => listening.close(() => resolve())) : Promise.resolve();
+    if (this.pending.size > 0) this.observability?.refused('shutting_down', this.pending.size);
     this.pending.destroyAll();
+    for (const socket of this.answered) socket.destroy();
+    // GOAWAY: no new streams; each session ends once its WebSockets have closed.
+    for (const session of this.sessions) session.close();
     await Promise.all([...this.connections].map((ws) => ws.close(code, reason).catch(noop)));
     await stopped;
+    await this.observability?.stop();
     await this.hub.close();
   }
 }
 
 const RESOLVED = Promise.resolve();
+const EMPTY = Buffer.alloc(0);
+const kEstablished = Symbol('wskit.established');
+type StreamState = http2.ServerHttp2Stream & { [kEstablished]?: boolean };
 
 function closeNormally(ws: Connection): void {
   ws.close(1000).catch(noop);
-}
-
-function originAllowed(origins: string[], allowed: Array<string | RegExp | null>): boolean {
-  if (origins.length > 1) return false;
-  const origin = origins[0];
-  if (origin === undefined) return allowed.includes(null);
-  return allowed.some((rule) =>
-    rule === null ? false : typeof rule === 'string' ? rule === origin : fullMatch(rule, origin),
-  );
-}
-
-function fullMatch(pattern: RegExp, value: string): boolean {
-  const match = new RegExp(pattern.source, pattern.flags.replace('g', '')).exec(value);
-  return match !== null && match.index === 0 && match[0].length === value.length;
 }
 
 function noop(): void {}
@@ -462,7 +689,13 @@ const kPendingServer = Symbol('wskit.pendingServer');
 type PendingSocket = Duplex & { [kPendingServer]?: Server | undefined };
 
 function onPendingClose(this: PendingSocket): void {
-  this[kPendingServer]?.forgetPending(this);
+  this[kPendingServer]?.pendingClosed(this);
+}
+
+/** The zlib limiter of the server's permessage-deflate, if it has one. */
+function compressionLimiter(extensions: ServerExtension[] | undefined): { running: number; pending: number } | null {
+  const deflate = extensions?.find((extension) => extension instanceof PerMessageDeflateServer);
+  return deflate instanceof PerMessageDeflateServer ? deflate.limiter : null;
 }
 
 /**
@@ -473,16 +706,56 @@ function onPendingClose(this: PendingSocket): void {
  * ```
  */
 export async function serve(handler: Handler, options: ServerOptions = {}): Promise<Server> {
+  checkServerOptions(options);
   return new Server(handler, options).listen();
 }
 
 /**
  * Serves WebSocket upgrades on an existing `http.Server` or `https.Server`
  * (Express, Fastify, Hono...), sharing its port. Other requests are untouched.
+ * Given an `http2` server (`http2.createSecureServer`, with `allowHTTP1` or not), it also accepts WebSockets over
+ * HTTP/2 (RFC 8441): SETTINGS_ENABLE_CONNECT_PROTOCOL is turned on and extended CONNECT streams are taken over.
  */
-export function attach(httpServer: HttpServer | HttpsServer, handler: Handler, options: ServerOptions = {}): Server {
+export function attach(
+  httpServer: HttpServer | HttpsServer | http2.Http2Server | http2.Http2SecureServer,
+  handler: Handler,
+  options: ServerOptions = {},
+): Server {
+  checkServerOptions(options);
   const server = new Server(handler, options);
-  server.hub.start().catch((error: unknown) => options.logger !== null && (options.logger ?? console).error(error));
+  const report = (error: unknown): void => void (options.logger !== null && (options.logger ?? console).error(error));
+  server.hub.start().catch(report);
+  server.startMetricsListener().catch(report);
   httpServer.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => server.handleUpgrade(request, socket, head));
+  if (isHttp2Server(httpServer)) attachHttp2(httpServer, server);
   return server;
+}
+
+function isHttp2Server(server: object): server is http2.Http2Server | http2.Http2SecureServer {
+  return typeof (server as { updateSettings?: unknown }).updateSettings === 'function';
+}
+
+/**
+ * An http2 server delivers a stream to its `'stream'` listeners, and, once a `'request'` listener exists (the
+ * compatibility API), a CONNECT to `'connect'` listeners instead of a request (Node answers 405 when there are
+ * none). Both are watched; whichever the server uses at that moment hands the stream over.
+ */
+function attachHttp2(httpServer: http2.Http2Server | http2.Http2SecureServer, server: Server): void {
+  httpServer.updateSettings({ enableConnectProtocol: true });
+  httpServer.on('session', (session: http2.ServerHttp2Session) => server.sessionOpened(session, false));
+  httpServer.on('stream', (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, _flags: number, rawHeaders: string[]) => {
+    if (httpServer.listenerCount('request') === 0) server.handleHttp2Stream(stream, headers, rawHeaders);
+  });
+  httpServer.on('connect', (request: http2.Http2ServerRequest | IncomingMessage, response: http2.Http2ServerResponse | Duplex) => {
+    if (!('stream' in request) || request.stream === undefined) {
+      // An HTTP/1.1 CONNECT (allowHTTP1): ours is the listener that stopped Node from closing it.
+      if (httpServer.listenerCount('connect') === 1) (response as Duplex).destroy();
+      return;
+    }
+    if (!server.handleHttp2Stream(request.stream, request.headers, request.rawHeaders)) {
+      const answer = response as http2.Http2ServerResponse;
+      answer.statusCode = 405;
+      answer.end();
+    }
+  });
 }

@@ -24,13 +24,18 @@ export interface RequestInfo {
   headers: HttpHeaders;
   /** The remote IP address (on the server, read from the socket once the handshake head is parsed). */
   remoteAddress: string | undefined;
+  /** The HTTP version that carried the handshake: `'1.1'` (Upgrade) or `'2'` (extended CONNECT, RFC 8441). Set by the server. */
+  httpVersion?: '1.1' | '2';
 }
 
 /** Settings shared by server-side and client-side connections. */
 export interface ConnectionOptions {
   /** Largest message accepted, in bytes; larger ones close the connection with 1009. Default 1 MiB. */
   maxMessageSize?: number;
-  /** Most frames in one message. Default 16,384. */
+  /**
+   * Fragment budget: a message may be split into this many frames plus one per 16 bytes of its payload, so a large
+   * message may come in many reasonable fragments while a flood of empty or tiny ones is refused (1008). Default 16,384.
+   */
   maxFragments?: number;
   /** Received messages kept unread before reading from the socket pauses. Default 16. */
   maxQueue?: number;

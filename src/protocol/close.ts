@@ -21,18 +21,29 @@ export function parseClosePayload(payload: Buffer): ClosePayload {
   return { code, reason: reasonBytes.toString('utf8') };
 }
 
-/** Serializes a close payload; 1005 means "no status" and gives an empty payload. */
-export function serializeClosePayload(code: number, reason: string): Buffer {
+/**
+ * Checks a close code and reason before anything is sent (RFC 6455 §5.5.1, §7.4): throws a TypeError or RangeError
+ * for a reason that is not a string, a reason with 1005 (no status), a code not allowed on the wire, or a reason over
+ * 123 bytes of UTF-8. Returns the reason's UTF-8 length.
+ */
+export function checkClose(code: number, reason: string): number {
   // Checked before any allocation: bytes of a typed array passed as the reason must never reach the wire
   // (ws's CVE-2026-45736 sent uninitialised memory that way).
   if (typeof reason !== 'string') throw new TypeError(`close reason must be a string, not ${reason === null ? 'null' : typeof reason}`);
   if (code === 1005) {
     if (reason !== '') throw new TypeError('a close without a status code cannot carry a reason');
-    return Buffer.alloc(0);
+    return 0;
   }
   if (!isValidWireCloseCode(code)) throw new RangeError(`invalid close code ${code}`);
   const reasonLength = Buffer.byteLength(reason);
   if (reasonLength > 123) throw new RangeError('close reason must be at most 123 bytes of UTF-8');
+  return reasonLength;
+}
+
+/** Serializes a close payload; 1005 means "no status" and gives an empty payload. */
+export function serializeClosePayload(code: number, reason: string): Buffer {
+  const reasonLength = checkClose(code, reason);
+  if (code === 1005) return Buffer.alloc(0);
   const payload = Buffer.allocUnsafe(2 + reasonLength);
   payload.writeUInt16BE(code, 0);
   payload.write(reason, 2, 'utf8');

@@ -5,6 +5,12 @@ export function frameHeaderLength(length: number, masked: boolean): number {
   return (length < 126 ? 2 : length < 65536 ? 4 : 10) + (masked ? 4 : 0);
 }
 
+/** Payload length of a whole frame of `frameLength` bytes: the inverse of {@link frameHeaderLength}. */
+export function framePayloadLength(frameLength: number, masked: boolean): number {
+  const length = frameLength - (masked ? 4 : 0);
+  return length - 2 < 126 ? length - 2 : length - 4 < 65536 ? length - 4 : length - 10;
+}
+
 /**
  * Writes a frame header (RFC 6455 §5.2) at the start of `out`; returns its
  * length. With a `maskKey`, the key is written last, as the RFC orders it.

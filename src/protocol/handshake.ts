@@ -10,7 +10,6 @@ import {
   HttpHeaders,
   isToken,
   isValidFieldValue,
-  serializeResponse,
   type HttpRequestHead,
   type HttpResponseHead,
 } from './http11.js';
@@ -134,20 +133,72 @@ export function validateUpgradeRequest(head: HttpRequestHead, target?: RequestTa
   if (!connection) throw new HttpHeadError(426, 'missing "Connection: Upgrade" header');
   if (keys !== 1 || !isValidKey(key)) throw new HttpHeadError(400, 'missing or invalid Sec-WebSocket-Key');
   if (versions !== 1 || version !== '13') throw new HttpHeadError(426, 'unsupported Sec-WebSocket-Version (13 is)');
-  let extensions: ExtensionOffer[] = [];
-  if (extensionValues !== null) {
-    try {
-      extensions = extensionValues.flatMap(parseExtensions);
-    } catch (error) {
-      throw new HttpHeadError(400, (error as Error).message);
-    }
-  }
+  const extensions = offeredExtensions(extensionValues);
   const split = target ?? splitTarget(head.target);
+  return new Upgrade(head, split, key, offeredProtocols(protocolValues), extensions);
+}
+
+/** The extensions offered in the `Sec-WebSocket-Extensions` fields (null: none); HttpHeadError 400 if malformed. */
+export function offeredExtensions(values: string[] | null): ExtensionOffer[] {
+  if (values === null) return [];
+  try {
+    return values.flatMap(parseExtensions);
+  } catch (error) {
+    throw new HttpHeadError(400, (error as Error).message);
+  }
+}
+
+/** The subprotocols offered in the `Sec-WebSocket-Protocol` fields (null: none); HttpHeadError 400 if one is not a token. */
+export function offeredProtocols(values: string[] | null): string[] {
   // Repeated fields are one comma-separated list (RFC 9110 §5.3).
-  const protocols = protocolValues === null ? [] : protocolValues.length === 1 ? parseList(protocolValues[0]) : parseList(protocolValues.join(', '));
+  const protocols = values === null ? [] : values.length === 1 ? parseList(values[0]) : parseList(values.join(', '));
   // §4.1: each subprotocol is a token; "b   x" is not two offers nor one.
   if (!protocols.every(isToken)) throw new HttpHeadError(400, 'invalid Sec-WebSocket-Protocol');
-  return new Upgrade(head, split, key, protocols, extensions);
+  return protocols;
+}
+
+/**
+ * Checks an HTTP/2 extended CONNECT against RFC 8441 §4-5: `:method` CONNECT,
+ * `:protocol` websocket, `:scheme`, `:path` and `:authority` present, and the
+ * RFC 6455 fields but Sec-WebSocket-Key (§5: "not used"). Throws HttpHeadError
+ * with the status to answer; 426 means "wrong version" (answered as 400 with
+ * Sec-WebSocket-Version over HTTP/2, which has no Upgrade). The result has
+ * `key` '' and a head with version `HTTP/2` and `:path` as its target.
+ */
+export function validateExtendedConnect(request: Http2RequestHead): UpgradeRequest {
+  if (request.method !== 'CONNECT') throw new HttpHeadError(405, `WebSocket over HTTP/2 requires CONNECT, not ${request.method}`);
+  // RFC 8441 §4: an extended CONNECT carries :protocol; a plain CONNECT is a TCP tunnel, not a WebSocket.
+  if (request.protocol === undefined || request.protocol.toLowerCase() !== 'websocket') {
+    throw new HttpHeadError(400, 'extended CONNECT without ":protocol: websocket"');
+  }
+  // §4: "the :scheme and :path pseudo-header fields of the target URI MUST also be included".
+  if (request.scheme !== 'https' && request.scheme !== 'http') throw new HttpHeadError(400, 'missing or invalid :scheme');
+  if (request.path === undefined || request.path === '') throw new HttpHeadError(400, 'missing :path');
+  if (request.authority === undefined || request.authority === '') throw new HttpHeadError(400, 'missing :authority');
+  const headers = request.headers;
+  const versions = headers.getAll('sec-websocket-version');
+  if (versions.length !== 1 || versions[0] !== '13') throw new HttpHeadError(426, 'unsupported Sec-WebSocket-Version (13 is)');
+  const protocols = headers.getAll('sec-websocket-protocol');
+  const extensionValues = headers.getAll('sec-websocket-extensions');
+  const extensions = offeredExtensions(extensionValues.length === 0 ? null : extensionValues);
+  const head: HttpRequestHead = { method: 'CONNECT', target: request.path, version: 'HTTP/2', headers };
+  return new Upgrade(head, splitTarget(request.path), '', offeredProtocols(protocols.length === 0 ? null : protocols), extensions);
+}
+
+/** The pseudo-header fields and the fields of an HTTP/2 request (RFC 9113 §8.3.1). */
+export interface Http2RequestHead {
+  /** `:method`. */
+  method: string | undefined;
+  /** `:protocol` (RFC 8441 §4), present only on an extended CONNECT. */
+  protocol: string | undefined;
+  /** `:scheme`. */
+  scheme: string | undefined;
+  /** `:authority`. */
+  authority: string | undefined;
+  /** `:path`. */
+  path: string | undefined;
+  /** The regular header fields (no pseudo-headers). */
+  headers: HttpHeaders;
 }
 
 /** Whether header name `name` is `key` (lowercase) in any case; the caller compared lengths. */
@@ -213,37 +264,37 @@ export const UPGRADE_REQUIRED_HEADERS: Array<[string, string]> = [
   ['Sec-WebSocket-Version', '13'],
 ];
 
-/** Serializes the 101 response accepting an upgrade. */
+/** Serializes the 101 response accepting an upgrade (§4.2.2 item 5), with any extra headers. */
 export function acceptResponse(
   key: string,
   protocol: string | null,
   extensions: ExtensionOffer[],
   extraHeaders: Iterable<[string, string]> = [],
 ): Buffer {
-  const headers: Array<[string, string]> = [
-    ['Upgrade', 'websocket'],
-    ['Connection', 'Upgrade'],
-    ['Sec-WebSocket-Accept', computeAccept(key)],
-  ];
-  if (protocol !== null) headers.push(['Sec-WebSocket-Protocol', protocol]);
-  if (extensions.length > 0) headers.push(['Sec-WebSocket-Extensions', formatExtensions(extensions)]);
-  for (const header of extraHeaders) headers.push(header);
-  return serializeResponse(101, headers);
+  return Buffer.from(acceptResponseText(key, protocol, extensions.length > 0 ? formatExtensions(extensions) : '', extraHeaders), 'latin1');
 }
 
 const ACCEPT_HEAD = 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ';
 
 /**
- * The 101 response of {@link acceptResponse} as one latin1 string, for a single
- * socket write: the constant part is precomputed, and `extensions` is the
+ * The 101 response as one latin1 string, for a single socket write: the
+ * constant part is precomputed, and `extensions` is the
  * `Sec-WebSocket-Extensions` value already formatted ('' for none).
  */
-export function acceptResponseText(key: string, protocol: string | null, extensions: string): string {
+export function acceptResponseText(
+  key: string,
+  protocol: string | null,
+  extensions: string,
+  extraHeaders: Iterable<[string, string]> = NO_HEADERS,
+): string {
   let head = ACCEPT_HEAD + computeAccept(key);
   if (protocol !== null) head += `\r\nSec-WebSocket-Protocol: ${checkedValue('Sec-WebSocket-Protocol', protocol)}`;
   if (extensions !== '') head += `\r\nSec-WebSocket-Extensions: ${checkedValue('Sec-WebSocket-Extensions', extensions)}`;
+  for (const [name, value] of extraHeaders) head += `\r\n${checkedName(name)}: ${checkedValue(name, value)}`;
   return head + '\r\n\r\n';
 }
+
+const NO_HEADERS: Array<[string, string]> = [];
 
 /** What the client asks for in its upgrade request. */
 export interface UpgradeRequestOptions {
@@ -278,11 +329,14 @@ export function buildUpgradeRequest(options: UpgradeRequestOptions): Buffer {
     head += `Sec-WebSocket-Extensions: ${formatExtensions(options.extensions)}\r\n`;
   }
   if (options.origin !== undefined) head += `Origin: ${checkedValue('Origin', options.origin)}\r\n`;
-  for (const [name, value] of options.headers ?? []) {
-    if (typeof name !== 'string' || !isToken(name)) throw new TypeError(`invalid header name ${JSON.stringify(name)}`);
-    head += `${name}: ${checkedValue(name, value)}\r\n`;
-  }
+  for (const [name, value] of options.headers ?? []) head += `${checkedName(name)}: ${checkedValue(name, value)}\r\n`;
   return Buffer.from(head + '\r\n', 'latin1');
+}
+
+/** A header name as it can go on the wire: an HTTP token (RFC 9110 §5.1). */
+function checkedName(name: string): string {
+  if (typeof name !== 'string' || !isToken(name)) throw new TypeError(`invalid header name ${JSON.stringify(name)}`);
+  return name;
 }
 
 /**
@@ -333,6 +387,14 @@ export function validateUpgradeResponse(
   if (accept.length !== 1 || accept[0] !== computeAccept(key)) {
     throw new InvalidHeader('Sec-WebSocket-Accept', 'invalid Sec-WebSocket-Accept');
   }
+  return agreedByServer(headers, offeredProtocols);
+}
+
+/**
+ * What a server's accepting response agreed to, over HTTP/1.1 or HTTP/2 alike: at most one subprotocol, one
+ * that was offered (§4.1 item 6 of the client's checks), and the extensions it answered (§9.1), parsed.
+ */
+export function agreedByServer(headers: HttpHeaders, offeredProtocols: string[]): UpgradeResponse {
   const protocols = parseList(headers.get('sec-websocket-protocol'));
   if (protocols.length > 1) throw new NegotiationError('server chose more than one subprotocol');
   const protocol = protocols[0] ?? null;

@@ -10,3 +10,4 @@ export * from './handshake.js';
 export * from './protocol.js';
 export { ByteAccumulator } from './byte-accumulator.js';
 export * from './deflate-params.js';
+export * from './url.js';

@@ -66,3 +66,11 @@ export function isValidWireCloseCode(code: number): boolean {
   if (code >= 3000 && code <= 4999) return true;
   return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014);
 }
+
+/**
+ * Whether a close code ends a connection normally: 1000 (normal closure), 1001 (going away) or 1005 (no status,
+ * a close frame without a code; RFC 6455 §7.4.1). Everything else is an error, what Python websockets also says.
+ */
+export function isNormalCloseCode(code: number): boolean {
+  return code === 1000 || code === 1001 || code === 1005;
+}

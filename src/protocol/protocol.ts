@@ -28,22 +28,43 @@ export interface ProtocolHandler {
   onCloseFrame(close: ClosePayload): void;
   /** The transport should be closed now: the handshake is complete or the connection failed. */
   onEnd(): void;
+  /**
+   * With {@link ProtocolOptions.deferFailure}: received data broke the protocol. Reading has stopped; every message
+   * complete before the error was delivered; {@link Protocol.pendingFailure} says why. Call
+   * {@link Protocol.failPending} once those messages are handled.
+   */
+  onFailurePending?(): void;
 }
 
 /** Limits and negotiated features of one connection. */
 export interface ProtocolOptions {
   /** Largest message accepted, in bytes (after decompression, checked by the layer that inflates). */
   maxMessageSize?: number;
-  /** Most frames one message may be split into. */
+  /**
+   * The fragment budget of a message: it may be split into this many frames, plus one per
+   * {@link FRAGMENT_BYTES} bytes of payload received before each frame. A large message may arrive in many
+   * reasonable fragments (4 MiB in 65,536 frames of 64 bytes); a flood of empty or tiny ones, which costs a frame
+   * header each and grows the message by little or nothing, is refused after about this many frames with 1008.
+   * Default {@link DEFAULT_MAX_FRAGMENTS}.
+   */
   maxFragments?: number;
   /** Whether RSV1 may be set on the first frame of a message (permessage-deflate negotiated). */
   rsv1Allowed?: boolean;
+  /**
+   * An error in received data stops reading at once but fails the connection only when the I/O layer calls
+   * {@link Protocol.failPending} (it is told by {@link ProtocolHandler.onFailurePending}): the application can
+   * handle the messages that were complete before the error, which a peer may expect answers to. Default false:
+   * the connection fails at once.
+   */
+  deferFailure?: boolean;
 }
 
 /** Default limit on a message's size: 1 MiB, as Python websockets. */
 export const DEFAULT_MAX_MESSAGE_SIZE = 1024 * 1024;
-/** Default cap on the number of frames in one message. */
+/** Default base of the fragment budget of one message (see {@link ProtocolOptions.maxFragments}). */
 export const DEFAULT_MAX_FRAGMENTS = 16384;
+/** A message earns one more frame in its fragment budget for every this many bytes of payload. */
+export const FRAGMENT_BYTES = 16;
 
 const HEADER = 0;
 const PAYLOAD = 1;
@@ -71,16 +92,26 @@ export class Protocol {
   closeReceivedFirst = false;
   /** The protocol error this connection was failed with, if any. */
   failure: ProtocolError | null = null;
+  /** With `deferFailure`: the error found in received data, not yet acted on (see {@link failPending}). */
+  pendingFailure: ClosePayload | null = null;
 
   private readonly handler: ProtocolHandler;
   private readonly maxMessageSize: number;
   private readonly maxCompressedSize: number;
   private readonly maxFragments: number;
   private readonly rsv1Allowed: boolean;
+  private readonly deferFailure: boolean;
   private readonly expectMasked: boolean;
   private readonly maskKeys: MaskKeySource | null;
 
   private inputDone = false;
+  /** Parsing is paused (see {@link pauseInput}); `held` is what was received and not parsed yet. */
+  private inputPaused = false;
+  private held: Buffer[] | null = null;
+  /** The transport's EOF came while input was held: it takes effect once that input is parsed. */
+  private eofPending = false;
+  /** `onEnd` was called: the transport is being closed. */
+  private endRequested = false;
   private parseState = HEADER;
   // Allocated on first use: most connections never see a header split across chunks,
   // a fragmented message or a payload in pieces (memory per idle connection).
@@ -112,6 +143,7 @@ export class Protocol {
     this.maxCompressedSize = max + Math.ceil(max / 8) + Math.ceil(max / 64) + 11;
     this.maxFragments = options.maxFragments ?? DEFAULT_MAX_FRAGMENTS;
     this.rsv1Allowed = options.rsv1Allowed ?? false;
+    this.deferFailure = options.deferFailure ?? false;
     // RFC 6455 §5.1: clients MUST mask every frame, servers MUST NOT.
     this.expectMasked = side === 'server';
     this.maskKeys = side === 'client' ? new MaskKeySource() : null;
@@ -128,11 +160,61 @@ export class Protocol {
 
   // ---- input ---------------------------------------------------------------
 
+  /**
+   * Stops parsing after the frame being delivered: the rest of the current
+   * chunk, and whatever {@link receiveData} is given until
+   * {@link resumeInput}, is held unparsed. The I/O layer pauses when its
+   * reader falls behind and stops reading from the transport at the same
+   * time, so a chunk full of tiny messages does not turn into thousands of
+   * queued messages (or decompression jobs) at once: what is held is bounded
+   * by what was read before the transport was paused.
+   */
+  pauseInput(): void {
+    if (!this.inputDone) this.inputPaused = true;
+  }
+
+  /** Parses what was held, until paused again; then applies an EOF that came meanwhile. */
+  resumeInput(): void {
+    if (!this.inputPaused) return;
+    this.inputPaused = false;
+    const held = this.held;
+    this.held = null;
+    // A chunk given while paused again is held after the rest of the one that paused: order is kept.
+    if (held !== null) for (const chunk of held) this.receiveData(chunk);
+    if (this.eofPending && this.held === null && !this.inputPaused) {
+      this.eofPending = false;
+      this.receiveEof();
+    }
+  }
+
+  /** Whether received bytes are held unparsed (input paused); the transport's EOF waits for them. */
+  get holdsInput(): boolean {
+    return this.held !== null;
+  }
+
+  /** Drops input held unparsed (the connection is being dropped), so that a pending EOF takes effect. */
+  discardInput(): void {
+    this.held = null;
+    this.inputPaused = false;
+    if (this.eofPending) {
+      this.eofPending = false;
+      this.receiveEof();
+    }
+  }
+
   /** Feeds bytes received from the transport. Buffers passed in may be unmasked in place. */
   receiveData(chunk: Buffer): void {
+    if (this.inputPaused) {
+      if (!this.inputDone) (this.held ??= []).push(chunk);
+      return;
+    }
     const length = chunk.length;
     let pos = 0;
     while (pos < length && !this.inputDone) {
+      if (this.inputPaused) {
+        (this.held ??= []).push(chunk.subarray(pos));
+        return;
+      }
       if (this.parseState === HEADER) {
         let header: Uint8Array;
         let at: number;
@@ -176,7 +258,7 @@ export class Protocol {
         if (this.validatingText) {
           if (this.masked) applyMask(part, maskKeyOf(this.maskWord), this.payloadReceived);
           if (!this.utf8.push(part)) {
-            this.fail(1007, 'invalid UTF-8 in text message');
+            this.failInput(1007, 'invalid UTF-8 in text message');
             return;
           }
         }
@@ -194,10 +276,55 @@ export class Protocol {
     }
   }
 
-  /** Reports that the transport was closed by the peer (TCP FIN or reset). */
+  /**
+   * Reports that the peer closed its side of the transport (TCP FIN or reset).
+   * Nothing can follow, a close frame included: the WebSocket connection is
+   * closed (RFC 6455 §7.1.5: "_The WebSocket Connection Close Code_ is
+   * considered to be 1006" when no close frame arrived), and the I/O layer is
+   * asked to close its side too (`onEnd`), whether or not its transport would
+   * do so by itself: an `http.Server` keeps half-open sockets.
+   */
   receiveEof(): void {
+    // Bytes that came before the EOF (messages, a close frame) are parsed first, when input resumes.
+    if (this.held !== null) {
+      this.eofPending = true;
+      return;
+    }
     this.inputDone = true;
     this.state = State.CLOSED;
+    // The transport is gone before the pending failure was acted on: it is still why the connection ended.
+    const pending = this.pendingFailure;
+    if (pending !== null && this.failure === null) this.failure = failureError(pending.code, pending.reason);
+    this.pendingFailure = null;
+    this.end();
+  }
+
+  /** Asks the I/O layer to close the transport, once. */
+  private end(): void {
+    if (this.endRequested) return;
+    this.endRequested = true;
+    this.handler.onEnd();
+  }
+
+  /**
+   * Received data broke the protocol (RFC 6455 §7.1.7 "Fail the WebSocket Connection"): fails the connection now,
+   * or, with `deferFailure`, stops reading and leaves the failure to {@link failPending}.
+   */
+  private failInput(code: number, reason: string): false {
+    if (!this.deferFailure) return this.fail(code, reason);
+    if (this.inputDone) return false;
+    this.inputDone = true;
+    this.pendingFailure = { code, reason };
+    this.handler.onFailurePending?.();
+    return false;
+  }
+
+  /** Fails the connection with the {@link pendingFailure}, if there is one. */
+  failPending(): void {
+    const pending = this.pendingFailure;
+    if (pending === null) return;
+    this.pendingFailure = null;
+    this.fail(pending.code, pending.reason);
   }
 
   /** Returns false (after failing the connection) if the header is not acceptable. */
@@ -212,37 +339,37 @@ export class Protocol {
     let next = at + 2;
 
     // RFC 6455 §5.2: "MUST be 0 unless an extension is negotiated that defines meanings for non-zero values".
-    if ((b0 & 0x30) !== 0) return this.fail(1002, 'reserved bits RSV2/RSV3 set');
+    if ((b0 & 0x30) !== 0) return this.failInput(1002, 'reserved bits RSV2/RSV3 set');
     if (opcode >= 8) {
-      if (opcode > Opcode.PONG) return this.fail(1002, `reserved opcode ${opcode}`);
+      if (opcode > Opcode.PONG) return this.failInput(1002, `reserved opcode ${opcode}`);
       // §5.5: "All control frames MUST have a payload length of 125 bytes or less and MUST NOT be fragmented."
-      if (!fin) return this.fail(1002, 'fragmented control frame');
-      if (length > 125) return this.fail(1002, 'control frame payload over 125 bytes');
-      if (rsv1) return this.fail(1002, 'RSV1 set on a control frame');
+      if (!fin) return this.failInput(1002, 'fragmented control frame');
+      if (length > 125) return this.failInput(1002, 'control frame payload over 125 bytes');
+      if (rsv1) return this.failInput(1002, 'RSV1 set on a control frame');
     } else if (opcode > Opcode.BINARY) {
-      return this.fail(1002, `reserved opcode ${opcode}`);
+      return this.failInput(1002, `reserved opcode ${opcode}`);
     } else if (opcode === Opcode.CONTINUATION) {
-      if (this.messageOpcode === 0) return this.fail(1002, 'continuation frame with no message to continue');
-      if (rsv1) return this.fail(1002, 'RSV1 set on a continuation frame');
+      if (this.messageOpcode === 0) return this.failInput(1002, 'continuation frame with no message to continue');
+      if (rsv1) return this.failInput(1002, 'RSV1 set on a continuation frame');
     } else {
-      if (this.messageOpcode !== 0) return this.fail(1002, 'new message started inside a fragmented message');
-      if (rsv1 && !this.rsv1Allowed) return this.fail(1002, 'RSV1 set without a negotiated extension');
+      if (this.messageOpcode !== 0) return this.failInput(1002, 'new message started inside a fragmented message');
+      if (rsv1 && !this.rsv1Allowed) return this.failInput(1002, 'RSV1 set without a negotiated extension');
     }
     if (masked !== this.expectMasked) {
-      return this.fail(1002, masked ? 'server frames must not be masked' : 'client frames must be masked');
+      return this.failInput(1002, masked ? 'server frames must not be masked' : 'client frames must be masked');
     }
     if (length === 126) {
       length = (header[next]! << 8) | header[next + 1]!;
       next += 2;
       // §5.2: "the minimal number of bytes MUST be used to encode the length".
-      if (length < 126) return this.fail(1002, 'non-minimal 16-bit payload length');
+      if (length < 126) return this.failInput(1002, 'non-minimal 16-bit payload length');
     } else if (length === 127) {
       const high = ((header[next]! << 24) | (header[next + 1]! << 16) | (header[next + 2]! << 8) | header[next + 3]!) >>> 0;
       const low = ((header[next + 4]! << 24) | (header[next + 5]! << 16) | (header[next + 6]! << 8) | header[next + 7]!) >>> 0;
       next += 8;
-      if (high >= 0x80000000) return this.fail(1002, 'payload length with the most significant bit set');
+      if (high >= 0x80000000) return this.failInput(1002, 'payload length with the most significant bit set');
       length = high * 0x100000000 + low;
-      if (length < 65536) return this.fail(1002, 'non-minimal 64-bit payload length');
+      if (length < 65536) return this.failInput(1002, 'non-minimal 64-bit payload length');
     }
     if (masked) {
       this.maskWord = ((header[next]! << 24) | (header[next + 1]! << 16) | (header[next + 2]! << 8) | header[next + 3]!) >>> 0;
@@ -255,11 +382,13 @@ export class Protocol {
       const soFar = opcode === Opcode.CONTINUATION && this.messageParts !== null ? this.messageParts.length : 0;
       const compressed = opcode === Opcode.CONTINUATION ? this.messageCompressed : rsv1;
       if (soFar + length > (compressed ? this.maxCompressedSize : this.maxMessageSize)) {
-        return this.fail(1009, `message of over ${soFar + length} bytes exceeds the limit of ${this.maxMessageSize}`);
+        return this.failInput(1009, `message of over ${soFar + length} bytes exceeds the limit of ${this.maxMessageSize}`);
       }
       if (opcode === Opcode.CONTINUATION) {
-        if (++this.messageFragments > this.maxFragments) {
-          return this.fail(1009, `message split into more than ${this.maxFragments} frames`);
+        // The budget grows with the payload received: frames that carry data pay their way, empty or tiny ones
+        // do not. §7.4.1: 1008 "a message that violates its policy" (1009 is about size, and the size is fine).
+        if (++this.messageFragments > this.maxFragments + Math.floor(soFar / FRAGMENT_BYTES)) {
+          return this.failInput(1008, `message split into ${this.messageFragments} frames for ${soFar} bytes (limit ${this.maxFragments} + 1 per ${FRAGMENT_BYTES} bytes)`);
         }
         this.validatingText = this.messageOpcode === Opcode.TEXT && !this.messageCompressed;
       } else {
@@ -287,14 +416,14 @@ export class Protocol {
     if (opcode !== Opcode.CONTINUATION && this.fin) {
       // A single-frame message: the common case, delivered as a view with no copy.
       if (this.validatingText && (whole ? !isValidUtf8(payload) : !this.utf8.end())) {
-        this.fail(1007, 'invalid UTF-8 in text message');
+        this.failInput(1007, 'invalid UTF-8 in text message');
         return;
       }
       this.handler.onMessage(payload, opcode === Opcode.BINARY, this.rsv1);
       return;
     }
     if (this.validatingText && whole && !this.utf8.push(payload)) {
-      this.fail(1007, 'invalid UTF-8 in text message');
+      this.failInput(1007, 'invalid UTF-8 in text message');
       return;
     }
     if (opcode !== Opcode.CONTINUATION) {
@@ -305,7 +434,7 @@ export class Protocol {
     if (payload.length > 0) (this.messageParts ??= new ByteAccumulator()).append(payload, this.maxMessageSize);
     if (!this.fin) return;
     if (this.validatingText && !this.utf8.end()) {
-      this.fail(1007, 'invalid UTF-8 in text message');
+      this.failInput(1007, 'invalid UTF-8 in text message');
       return;
     }
     const binary = this.messageOpcode === Opcode.BINARY;
@@ -329,19 +458,21 @@ export class Protocol {
         close = parseClosePayload(payload);
       } catch (error) {
         const failure = error as ProtocolError;
-        this.fail(failure.closeCode, failure.message);
+        this.failInput(failure.closeCode, failure.message);
         return;
       }
       this.inputDone = true;
       this.closeReceived = close;
       if (this.closeSent === null) {
         this.closeReceivedFirst = true;
-        // §5.5.1: the endpoint "MUST send a Close frame in response", typically echoing the status code.
-        this.sendClose(close.code, '');
+        // §5.5.1: the endpoint "MUST send a Close frame in response. (When sending a Close frame in response, the
+        // endpoint typically echos the status code it received.)" The reason is echoed too, as ws, Python websockets
+        // and libwebsockets do: it fits (it arrived in a control frame) and tells the peer what was agreed to.
+        this.sendClose(close.code, close.reason);
       } else {
         this.state = State.CLOSING;
         // §7.1.1: the server closes the TCP connection first.
-        if (this.side === 'server') this.handler.onEnd();
+        if (this.side === 'server') this.end();
       }
       this.handler.onCloseFrame(close);
     }
@@ -398,7 +529,7 @@ export class Protocol {
     this.writeFrame(Opcode.CLOSE, payload, true, false);
     this.closeSent = { code, reason };
     this.state = State.CLOSING;
-    if (this.closeReceived !== null && this.side === 'server') this.handler.onEnd();
+    if (this.closeReceived !== null && this.side === 'server') this.end();
   }
 
   /**
@@ -408,15 +539,19 @@ export class Protocol {
    */
   fail(code: number, reason: string): false {
     if (this.inputDone && this.failure !== null) return false;
-    this.failure = code === 1009 ? new PayloadTooBig(reason) : new ProtocolError(reason, code);
+    this.failure = failureError(code, reason);
+    this.pendingFailure = null;
     this.inputDone = true;
+    this.held = null;
+    this.inputPaused = false;
+    this.eofPending = false;
     if (this.closeSent === null && this.state !== State.CLOSED) {
       const payload = serializeClosePayload(code, truncateReason(reason));
       this.writeFrame(Opcode.CLOSE, payload, true, false);
       this.closeSent = { code, reason };
     }
     this.state = State.CLOSED;
-    this.handler.onEnd();
+    this.end();
     return false;
   }
 
@@ -454,6 +589,10 @@ function maskKeyOf(word: number): Uint8Array {
 function headerSize(b1: number): number {
   const length = b1 & 0x7f;
   return (length < 126 ? 2 : length === 126 ? 4 : 10) + (b1 & 0x80 ? 4 : 0);
+}
+
+function failureError(code: number, reason: string): ProtocolError {
+  return code === 1009 ? new PayloadTooBig(reason) : new ProtocolError(reason, code);
 }
 
 /** Close reasons are limited to 123 bytes; cut at a character boundary. */

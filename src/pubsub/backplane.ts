@@ -37,6 +37,21 @@ export interface Backplane {
   unfollow?(topic: string): void;
   /** Disconnects. */
   close(): Promise<void>;
+  /** Whether the transport is connected now (the `wskit_backplane_up` metric); absent: up once started. */
+  readonly ready?: boolean;
+  /** Publishes not sent because the transport was down (the `wskit_backplane_dropped_total` metric). Optional. */
+  readonly dropped?: number;
+  /**
+   * A server with metrics on calls this once: the backplane then records into `histogram` how long each
+   * publish takes to be accepted by its transport, in seconds (`wskit_backplane_publish_duration_seconds`). Optional.
+   */
+  measure?(histogram: PublishTimes): void;
+}
+
+/** Where a backplane records how long its publishes take (a histogram of the server's metrics). */
+export interface PublishTimes {
+  /** Records one publish's time to acceptance, in seconds. */
+  observe(seconds: number): void;
 }
 
 type Deliver = (message: BackplaneMessage) => void;

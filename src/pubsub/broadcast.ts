@@ -17,7 +17,11 @@ export type SlowClientPolicy = 'skip' | 'close';
 export interface BroadcastOptions {
   /** Most bytes a connection may have buffered, this message included, to be sent to. Default 1 MiB. */
   maxBuffered?: number;
-  /** `'skip'` drops this message for a slow client (default); `'close'` closes it with `closeCode`. */
+  /**
+   * `'skip'` drops this message for a slow client (default); `'close'` closes it with `closeCode`. Over the bound
+   * because of messages still waiting for compression (the server's own zlib lag, not the client's reading), the
+   * message is skipped whatever the policy.
+   */
   onSlow?: SlowClientPolicy;
   /** Close code for `onSlow: 'close'`: 1013 (try again later, default) or 1008 (policy violation). */
   closeCode?: 1008 | 1013;
@@ -43,23 +47,7 @@ export const DEFAULT_MAX_BUFFERED = 1024 * 1024;
 
 const REASON = 'slow client: too much data buffered';
 
-/**
- * Bytes handed to `ws.send()` by broadcasts and not yet written: a compressed
- * send waits in the connection's codec queue, where `bufferedAmount` can't see it.
- */
-const queued = new WeakMap<Connection, number>();
-
 function noop(): void {}
-
-function sendQueued(ws: Connection, payload: string | Buffer, size: number): void {
-  queued.set(ws, (queued.get(ws) ?? 0) + size);
-  const done = (): void => {
-    const left = (queued.get(ws) ?? size) - size;
-    if (left <= 0) queued.delete(ws);
-    else queued.set(ws, left);
-  };
-  ws.send(payload).then(done, done);
-}
 
 /**
  * Sends `message` to every open connection in `connections`, encoding the
@@ -94,12 +82,17 @@ export function broadcast(
       frame = encodeFrame(typeof payload === 'string' ? Opcode.TEXT : Opcode.BINARY, payload);
       size = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
     }
-    if (ws.bufferedAmount + (queued.get(ws) ?? 0) + frame.length > maxBuffered) {
-      if (close) {
+    const buffered = ws.bufferedAmount;
+    if (buffered + frame.length > maxBuffered) {
+      // Over the bound. Bytes waiting for zlib are this server's lag, not the client's: a client that reads as fast
+      // as it can is never closed for them, the message is skipped. Bytes the socket holds are the client's to read.
+      if (close && buffered - ws.compressionBacklog + frame.length > maxBuffered) {
         result.closed++;
+        if (ws.meter !== null) ws.meter.slowClosed++;
         void ws.close(closeCode, REASON).catch(noop);
       } else {
         result.skipped++;
+        if (ws.meter !== null) ws.meter.slowSkipped++;
       }
       continue;
     }
@@ -107,7 +100,7 @@ export function broadcast(
     // takeover makes each stream's bytes differ); smaller ones share the frame.
     // sendEncoded also declines while a fragmented or compressed send is in
     // progress: send() queues behind it, keeping order.
-    if (ws.compresses(size) || !ws.sendEncoded(frame)) sendQueued(ws, payload, frame.length);
+    if (ws.compresses(size) || !ws.sendEncoded(frame)) void ws.send(payload); // a failure is the connection's end: ws.closed
     result.sent++;
   }
   return result;

@@ -29,6 +29,10 @@ export class Hub {
   private readonly options: BroadcastOptions;
   private readonly logger: Pick<Console, 'error'> | null;
   private starting: Promise<void> | null = null;
+  /** Publishes handed to the backplane. */
+  private backplanePublished = 0;
+  /** Publishes received from other nodes. */
+  private backplaneReceived = 0;
 
   constructor(options: HubOptions = {}) {
     this.backplane = options.backplane ?? null;
@@ -128,6 +132,7 @@ export class Hub {
       const data = typeof message === 'string' ? message : message instanceof ArrayBuffer ? Buffer.from(message) : Buffer.from(message);
       try {
         this.backplane.publish({ topic, data });
+        this.backplanePublished++;
       } catch (error) {
         this.logger?.error('wskit: backplane publish failed:', error);
       }
@@ -143,6 +148,14 @@ export class Hub {
   }
 
   private deliver(message: BackplaneMessage): void {
+    this.backplaneReceived++;
     this.deliverLocal(message.topic, message.data);
+  }
+
+  /** The backplane's state and what went through it, for the metrics; null without a backplane. */
+  backplaneStatus(): { up: boolean; published: number; received: number; dropped: number | undefined } | null {
+    const backplane = this.backplane;
+    if (backplane === null) return null;
+    return { up: backplane.ready ?? this.starting !== null, published: this.backplanePublished, received: this.backplaneReceived, dropped: backplane.dropped };
   }
 }

@@ -12,7 +12,8 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const gcc = spawnSync('gcc', ['--version']).status === 0;
-const servers = ['wskit', 'ws', ...(loads('bufferutil') ? ['ws-bufferutil'] : []), 'node-floor'];
+// bun is asked for always: where it is not installed (bench only, not a devDependency) or does not run, the report leaves its column out and says why.
+const servers = ['wskit', 'ws', ...(loads('bufferutil') ? ['ws-bufferutil'] : []), 'node-floor', 'bun'];
 
 function loads(name: string): boolean {
   try {
@@ -23,7 +24,7 @@ function loads(name: string): boolean {
   }
 }
 
-test('npm run bench -- --quick --json measures every scenario without errors, node-floor where it serves', { skip: gcc ? false : 'gcc is not installed', timeout: 180_000 }, () => {
+test('npm run bench -- --quick --json measures every scenario without errors, node-floor where it serves, bun or why not', { skip: gcc ? false : 'gcc is not installed', timeout: 180_000 }, () => {
   const out = execFileSync(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--quick', '--json', '--servers', servers.join(',')], {
     cwd: root,
     encoding: 'utf8',
@@ -31,10 +32,24 @@ test('npm run bench -- --quick --json measures every scenario without errors, no
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const report = JSON.parse(out) as {
-    rows: Array<{ scenario: string; metric: string; values: Record<string, number>; perCpu: Record<string, number> | null; ratio: number | null; floorRatio: number | null; errors: number }>;
+    servers: string[];
+    rows: Array<{
+      scenario: string;
+      metric: string;
+      values: Record<string, number>;
+      perCpu: Record<string, number> | null;
+      ratio: number | null;
+      perCpuRatio: number | null;
+      floorRatio: number | null;
+      ratios: Record<string, number | null>;
+      bunRatio: number | null;
+      errors: number;
+    }>;
     samples: Array<{ scenario: string; server: string; result: Record<string, string> }>;
     notes: string[];
   };
+  const withBun = report.servers.includes('bun');
+  if (!withBun) assert.ok(report.notes.some((n) => n.startsWith('bun column skipped: ')), 'a missing bun column is explained');
   const scenarios = new Set(report.rows.map((r) => r.scenario));
   for (const name of ['echo', 'latency', 'large', 'connect', 'broadcast']) assert.ok(scenarios.has(name), `scenario ${name} measured`);
   for (const row of report.rows) {
@@ -46,6 +61,8 @@ test('npm run bench -- --quick --json measures every scenario without errors, no
     const floorServes = ['echo', 'latency', 'large', 'connect'].includes(row.scenario);
     assert.equal('node-floor' in row.values, floorServes, `${row.scenario}: node-floor measured only where it can serve`);
     if (floorServes) assert.ok(row.floorRatio !== null && row.floorRatio > 0, `${row.scenario} ${row.metric}: a ceiling ratio`);
+    assert.equal(row.ratios['wskit'], row.perCpuRatio ?? row.ratio, `${row.scenario} ${row.metric}: wskit/ws in the ratio columns`);
+    if (withBun) assert.ok(row.bunRatio !== null && row.bunRatio > 0 && 'bun' in row.values, `${row.scenario} ${row.metric}: a bun column and wskit/bun`);
   }
   for (const sample of report.samples) assert.equal(sample.result.errors, '0', `${sample.scenario} ${sample.server}: driver saw no errors`);
 });

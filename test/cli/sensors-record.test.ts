@@ -115,6 +115,26 @@ describe('Collector', () => {
     }
   });
 
+  it('computes rates from the samples\' own timestamps: a burst after a stall still reads 250 Hz', () => {
+    const collector = new Collector(['ws://127.0.0.1:1/sensors/connect?types=[]']);
+    const source = collector.sources[0]!;
+    const send = (type: string, n: number, from: number, hz: number) => {
+      for (let i = 0; i < n; i++) {
+        collector.handle(source, JSON.stringify({ type, values: [0, 0, 9.8], timestamp: Math.round((from + i / hz) * 1e9), accuracy: 3 }));
+      }
+    };
+    // Two seconds of a 250 Hz sensor delivered in one burst (Wi-Fi after a stall): counting arrivals would read thousands.
+    send('android.sensor.gyroscope', 500, 100, 250);
+    // A second sensor at 50 Hz in the same stream, and a slow one (a fix every 2 s) over 10 s.
+    send('android.sensor.accelerometer', 100, 100, 50);
+    send('android.sensor.pressure', 6, 100, 0.5);
+    const rates = Object.fromEntries(collector.stats().map((s) => [s.type, s.rate]));
+    assert.deepEqual(rates, { 'android.sensor.gyroscope': 250, 'android.sensor.accelerometer': 50, 'android.sensor.pressure': 0.5 });
+    // Out-of-order samples do not distort it.
+    collector.handle(source, JSON.stringify({ type: 'android.sensor.gyroscope', values: [0], timestamp: 50e9, accuracy: 3 }));
+    assert.equal(collector.stats().find((s) => s.type === 'android.sensor.gyroscope')!.rate, 250);
+  });
+
   it('counts the samples missing from a stream with gaps', async () => {
     const sim = await new SensorSimulator({ webPort: null, rate: 200, drop: 0.2, seed: 3 }).start();
     const collector = new Collector([`${sim.url}/sensor/connect?type=android.sensor.accelerometer`]).start();

@@ -88,7 +88,7 @@ describe('browser build in headless Chromium', { skip: skipWithoutChromium, time
       text: 'hello',
       binary: [1, 2, 255],
       iterated: ['a', 'b', 'c'],
-      closed: { code: 1000, reason: '', wasClean: true }, // the reason the server sent back
+      closed: { code: 1000, reason: 'bye', wasClean: true }, // the server echoes the reason back (RFC 6455 §5.5.1)
       state: 3,
     });
   });

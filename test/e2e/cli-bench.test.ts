@@ -30,7 +30,7 @@ describe('wskit bench', { timeout: 80_000 }, () => {
 
   for (const [name, url] of [['wskit echo', () => echo.url], ['ws echo server', () => wsUrl]] as const) {
     test(`against ${name}: non-zero rates, percentiles and zero errors (--json)`, async () => {
-      const result = await wskit(['bench', url(), '-c', '8', '-n', '8', '--duration', '1.5', '--json']);
+      const result = await wskit(['bench', url(), '-c', '8', '--inflight', '8', '--duration', '1.5', '--json']);
       assert.equal(result.code, 0, result.stderr + result.stdout);
       const report = JSON.parse(result.stdout);
       assert.equal(report.errors, 0, JSON.stringify(report.errorSamples));

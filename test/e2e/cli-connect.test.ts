@@ -3,16 +3,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { startServer } from '../helpers.js';
-import { WSKIT, hasStackTrace, killAll, startEcho, stop, wskit } from './cli-helpers.js';
-
-const skipWithoutTmux: string | false = (() => {
-  try {
-    execFileSync('tmux', ['-V'], { stdio: 'ignore' });
-    return false;
-  } catch {
-    return 'tmux is not installed (apt-get install tmux)';
-  }
-})();
+import { WSKIT, hasStackTrace, killAll, startEcho, stop, wskit, skipWithoutTmux } from './cli-helpers.js';
 
 describe('wskit connect', { timeout: 80_000 }, () => {
   let echoUrl = '';
@@ -99,7 +90,7 @@ describe('wskit connect', { timeout: 80_000 }, () => {
     ['bad flag', ['connect', '--bogus', 'ws://127.0.0.1:1'], 2, /^wskit connect: Unknown option '--bogus'/],
     ['bad header', ['connect', 'ws://127.0.0.1:1', '-H', 'no colon'], 2, /^wskit connect: invalid header 'no colon'/],
     ['bad number', ['connect', 'ws://127.0.0.1:1', '--count', 'many'], 2, /^wskit connect: invalid --count 'many'/],
-    ['bench bad URL', ['bench', 'nope'], 2, /^wskit bench: invalid WebSocket URL: nope$/],
+    ['bench bad URL', ['bench', 'nope'], 2, /^wskit bench: invalid WebSocket URL: nope \(expected ws:\/\/host:port\/path/],
     ['bench unreachable', ['bench', 'ws://127.0.0.1:1', '-d', '0.2', '-c', '1'], 1, /^wskit bench: cannot connect to ws:\/\/127\.0\.0\.1:1: connection refused$/],
     ['bench --connect unreachable', ['bench', 'ws://127.0.0.1:1', '--connect', '--count', '3'], 1, /^wskit bench: cannot connect to ws:\/\/127\.0\.0\.1:1: connection refused$/],
     ['proxy missing target', ['proxy', '--listen', '0'], 2, /^wskit proxy: missing --target URL$/],

@@ -1,5 +1,5 @@
 /** Helpers for the CLI end-to-end tests: run `node bin/wskit.js` (built by `npm run build`) and wait for lines. */
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 /** The bin script. */
@@ -94,3 +94,13 @@ export async function killAll(): Promise<void> {
 export function hasStackTrace(text: string): boolean {
   return /\n\s+at .+:\d+:\d+\)?/.test(text);
 }
+
+/** Skip reason when tmux (for tests on a real terminal) is missing, else false. */
+export const skipWithoutTmux: string | false = (() => {
+  try {
+    execFileSync('tmux', ['-V'], { stdio: 'ignore' });
+    return false;
+  } catch {
+    return 'tmux is not installed (apt-get install tmux)';
+  }
+})();

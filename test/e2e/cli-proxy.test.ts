@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { connect, type Server } from '../../src/index.js';
-import { startServer } from '../helpers.js';
+import { startServer, until } from '../helpers.js';
 import { killAll, start, stop, waitForLine, wskit } from './cli-helpers.js';
 
 describe("wskit proxy and replay", { timeout: 60_000 }, () => {
@@ -51,8 +51,8 @@ describe("wskit proxy and replay", { timeout: 60_000 }, () => {
     assert.ok((await ws.ping('are you there')) >= 0);
     const closed = await ws.close(4001, 'bye');
     assert.equal(closed.code, 4001, 'the close code comes back through the proxy unchanged');
-    assert.equal(closed.reason, '', 'the server answered with its own (empty) reason');
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(closed.reason, 'bye', 'the server echoed the reason (RFC 6455 §5.5.1)');
+    await until(() => /#1 < CLOSE /.test(output), 10_000, 'the proxy logs the server\'s Close');
 
     const frameLines = output.split('\n').filter((line) => / #1 [<>] (TEXT|BINARY|CONT|PING|PONG|CLOSE) /.test(line)).map((line) => line.replace(/^\S+ #1 /, ''));
     assert.deepEqual(frameLines, [
@@ -68,7 +68,7 @@ describe("wskit proxy and replay", { timeout: 60_000 }, () => {
       "> PING FIN 'are you there' [13 bytes]",
       "< PONG FIN 'are you there' [13 bytes]",
       "> CLOSE FIN 4001 (private use) 'bye' [5 bytes]",
-      "< CLOSE FIN 4001 (private use) [2 bytes]",
+      "< CLOSE FIN 4001 (private use) 'bye' [5 bytes]",
     ]);
     assert.match(output, /#1 > GET \/ HTTP\/1\.1 \(subprotocols: chat\) \(removed Sec-WebSocket-Extensions: permessage-deflate/);
     assert.match(output, /#1 < HTTP\/1\.1 101 Switching Protocols \(subprotocol: chat\)/);
@@ -96,7 +96,7 @@ describe("wskit proxy and replay", { timeout: 60_000 }, () => {
     assert.deepEqual(seen, ['{"a":1}', Buffer.from([0, 1, 2, 255]), 'frag-1 frag-2', big]);
     assert.match(replay.stdout, /\n> \{"a":1\}\n/);
     assert.match(replay.stdout, /< \(binary\) 000102ff/);
-    assert.match(replay.stderr, /Replayed 4 messages and 1 ping; received 4 \(the recording has 4\)\. Connection closed: 4001 \(private use\)\./);
+    assert.match(replay.stderr, /Replayed 4 messages and 1 ping; received 4 \(the recording has 4\)\. Connection closed: 4001 \(private use\) 'bye'\./);
     await stop(proxy);
   });
 

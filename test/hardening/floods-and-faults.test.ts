@@ -9,7 +9,7 @@ import { connect, ConnectionClosed, type Connection } from '../../src/index.js';
 import { Opcode } from '../../src/protocol/opcodes.js';
 import { clientFrame, rawClient } from './raw-peer.js';
 import { escaped } from './tripwire.js';
-import { delay, echo, startServer, within } from '../helpers.js';
+import { delay, echo, startServer, until, within } from '../helpers.js';
 
 after(() => {
   assert.deepEqual(escaped, [], 'no uncaught exception or unhandled rejection');
@@ -64,9 +64,32 @@ describe('floods and slow peers', () => {
       assert.ok(sent < 64, `the producer was paced (${sent} sends)`);
       const before = sent;
       client.socket.resume();
-      await delay(200);
-      assert.ok(sent > before, 'sending resumes once the peer reads');
+      await until(() => sent > before, 10_000, 'sending resumes once the peer reads');
       client.socket.destroy();
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('closing while the reader is behind', () => {
+  it('server.close() reads past maxQueue unread messages to the client\'s close frame instead of waiting closeTimeout', async () => {
+    let firstRead!: () => void;
+    const reading = new Promise<void>((resolve) => (firstRead = resolve));
+    const server = await startServer(async (ws) => {
+      await ws.recv(); // the burst below has been received: the rest of it is unread
+      firstRead();
+      await ws.closed; // and never read
+    });
+    try {
+      const client = await connect(server.url.replace('localhost', '127.0.0.1'));
+      const burst = Array.from({ length: 200 }, (_, i) => client.send(`message ${i}`)); // one write
+      await Promise.all(burst);
+      await within(reading, 5000, 'the first message read');
+      await within(server.close(), 5000, 'server.close() (closeTimeout is 10 s)');
+      const info = await client.closed;
+      assert.equal(info.code, 1001);
+      assert.ok(info.wasClean, 'a clean closing handshake');
     } finally {
       await server.close();
     }

@@ -82,9 +82,9 @@ describe('frame abuse is answered with the right close code', () => {
     await expectClose([clientFrame(TEXT, 'a', false), clientFrame(BINARY, 'b')], 1002);
   });
 
-  it('a million one-byte fragments stop at the fragment cap with 1009, with memory bounded', async () => {
+  /** Floods one message of `fragment`s and expects 1008 (the fragment budget) with memory bounded. */
+  async function floodFragments(fragment: Buffer): Promise<void> {
     const client = await rawClient(port);
-    const fragment = clientFrame(CONT, 'x', false);
     const burst = Buffer.concat(Array.from({ length: 20_000 }, () => fragment));
     const rss = process.memoryUsage().rss;
     client.socket.write(clientFrame(BINARY, 'x', false));
@@ -93,8 +93,17 @@ describe('frame abuse is answered with the right close code', () => {
       if (!client.socket.write(burst)) await new Promise((r) => client.socket.once('drain', r).once('close', r));
     }
     const result = await within(client.closed, 5000, 'server close');
-    assert.equal(result.code, 1009);
+    assert.equal(result.code, 1008);
+    assert.match(result.reason, /frames for \d+ bytes/);
     assert.ok(process.memoryUsage().rss - rss < 64 * 1024 * 1024, 'memory stayed bounded');
+  }
+
+  it('a million one-byte fragments stop at the fragment budget with 1008, with memory bounded', async () => {
+    await floodFragments(clientFrame(CONT, 'x', false));
+  });
+
+  it('a million empty fragments stop at the fragment budget with 1008, with memory bounded', async () => {
+    await floodFragments(clientFrame(CONT, '', false));
   });
 
   it('invalid UTF-8 split across fragments closes with 1007 on the fragment where it appears', async () => {

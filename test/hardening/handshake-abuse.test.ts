@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { connect, type Server } from '../../src/index.js';
-import { delay, echo, rawExchange, startServer, within } from '../helpers.js';
+import { delay, echo, rawExchange, startServer, until, within } from '../helpers.js';
 
 let server: Server;
 let port: number;
@@ -207,6 +207,34 @@ describe('admission limits', () => {
       assert.equal(limited.refused.pending, 1);
     } finally {
       for (const s of sockets) s.destroy();
+      await limited.close();
+    }
+  });
+
+  it('one address with silent sockets past the whole budget cannot lock another address out (maxPendingHandshakesPerIp)', async () => {
+    // Default per-address share (64), a small budget so that the test stays fast: 300 silent sockets from 127.0.0.1.
+    const limited = await startServer(echo, { maxPendingHandshakes: 200, handshakeTimeout: 5000 });
+    const port = limited.address()!.port;
+    const silent: net.Socket[] = [];
+    try {
+      let connected = 0;
+      for (let i = 0; i < 300; i++) {
+        const s = net.connect(port, '127.0.0.1', () => connected++);
+        s.on('error', () => undefined);
+        silent.push(s);
+      }
+      await until(() => connected === 300 && limited.refused.pending + limited.refused.pendingPerIp >= 100, 5000, 'the silent sockets accepted');
+      // The address took half the budget; it was refused past that, while it held more than its share.
+      await until(() => limited.refused.pendingPerIp === 200, 5000, 'the rest refused');
+      assert.equal(limited.refused.pending, 0, 'the whole budget was never used up');
+      // Another address is still served at once.
+      const socket = net.connect({ port, host: '127.0.0.1', localAddress: '127.0.0.2' });
+      const ws = await within(connect(`ws://127.0.0.1:${port}`, { socket }), 3000, 'handshake from 127.0.0.2');
+      await ws.send('still served');
+      assert.equal(await ws.recv(), 'still served');
+      await ws.close();
+    } finally {
+      for (const s of silent) s.destroy();
       await limited.close();
     }
   });

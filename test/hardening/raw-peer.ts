@@ -1,4 +1,5 @@
-/** A raw WebSocket peer for abuse tests: a real handshake over TCP, then any bytes at all. */
+/** Raw WebSocket peers for abuse tests: a real handshake over TCP, then any bytes at all. */
+import { once } from 'node:events';
 import net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { encodeFrame } from '../../src/protocol/frame.js';
@@ -43,25 +44,97 @@ export function rawClient(port: number, path = '/', extraHeaders = ''): Promise<
 
 function watchClose(socket: net.Socket, rest: Buffer): RawClient['closed'] {
   const started = performance.now();
+  // Our own core decodes what the server sends: a client-side Protocol (server frames are unmasked).
+  const peer = recordingDecoder('client');
+  if (rest.length > 0) peer.decoder.receiveData(rest);
+  socket.on('data', (chunk) => peer.decoder.receiveData(chunk));
   return new Promise((resolve) => {
-    let close: ClosePayload | null = null;
-    const messages: Array<string | Buffer> = [];
-    const handler: ProtocolHandler = {
-      onWrite: () => undefined,
-      onMessage: (data, binary) => messages.push(binary ? Buffer.from(data) : data.toString()),
-      onPing: () => undefined,
-      onPong: () => undefined,
-      onCloseFrame: (payload) => (close = payload),
-      onEnd: () => undefined,
-    };
-    // Our own core decodes what the server sends: a client-side Protocol (server frames are unmasked).
-    const decoder = new Protocol('client', handler, { maxMessageSize: 64 * 1024 * 1024 });
-    if (rest.length > 0) decoder.receiveData(rest);
-    socket.on('data', (chunk) => decoder.receiveData(chunk));
-    socket.on('close', () =>
-      resolve({ code: close?.code ?? null, reason: close?.reason ?? '', messages, ms: performance.now() - started }),
-    );
+    socket.on('close', () => {
+      const close = peer.closes[0];
+      resolve({ code: close?.code ?? null, reason: close?.reason ?? '', messages: peer.messages, ms: performance.now() - started });
+    });
   });
+}
+
+/** What a raw peer decoded of the other side's frames (it never answers). */
+export interface Decoded {
+  /** A Protocol of `side` fed with what the other side sends. */
+  decoder: Protocol;
+  /** Close frames received, in order. */
+  closes: ClosePayload[];
+  /** Messages received, in order: text as strings. */
+  messages: Array<string | Buffer>;
+}
+
+/** A decoder of the frames sent to `side` that records them and answers nothing. */
+function recordingDecoder(side: 'client' | 'server'): Decoded {
+  const closes: ClosePayload[] = [];
+  const messages: Array<string | Buffer> = [];
+  const handler: ProtocolHandler = {
+    onWrite: () => undefined,
+    onMessage: (data, binary) => messages.push(binary ? Buffer.from(data) : data.toString()),
+    onPing: () => undefined,
+    onPong: () => undefined,
+    onCloseFrame: (payload) => closes.push(payload),
+    onEnd: () => undefined,
+  };
+  return { decoder: new Protocol(side, handler, { maxMessageSize: 1 << 30 }), closes, messages };
+}
+
+/** A socket a {@link rawServer} accepted, after the handshake. */
+export interface RawAccepted extends Decoded {
+  socket: net.Socket;
+  /** Bytes received after the handshake. */
+  bytes: () => number;
+}
+
+/** A server that completes the handshake and then does whatever the test wants with the socket (nothing, by default). */
+export interface RawServer {
+  port: number;
+  /** The next accepted socket after its handshake, with a decoder of what the client sends (no answers, ever). */
+  next(): Promise<RawAccepted>;
+  close(): Promise<void>;
+}
+
+/** Starts a {@link RawServer} on 127.0.0.1 and a free port. */
+export async function rawServer(): Promise<RawServer> {
+  const sockets: net.Socket[] = [];
+  const accepted: RawAccepted[] = [];
+  const waiting: Array<(value: RawAccepted) => void> = [];
+  const server = net.createServer((socket) => {
+    sockets.push(socket);
+    socket.on('error', () => undefined);
+    let head = '';
+    const onData = (chunk: Buffer) => {
+      head += chunk.toString('latin1');
+      const end = head.indexOf('\r\n\r\n');
+      if (end === -1) return;
+      socket.off('data', onData);
+      const key = /\r\nSec-WebSocket-Key: *(\S+)/i.exec(head)![1]!;
+      socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${computeAccept(key)}\r\n\r\n`);
+      let received = 0;
+      const peer = recordingDecoder('server');
+      socket.on('data', (data: Buffer) => {
+        received += data.length;
+        peer.decoder.receiveData(data);
+      });
+      const value = { socket, ...peer, bytes: () => received };
+      const waiter = waiting.shift();
+      if (waiter) waiter(value);
+      else accepted.push(value);
+    };
+    socket.on('data', onData);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    next: () => (accepted.length > 0 ? Promise.resolve(accepted.shift()!) : new Promise((resolve) => waiting.push(resolve))),
+    async close() {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
 }
 
 /** A masked client frame. */

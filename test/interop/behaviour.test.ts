@@ -168,8 +168,9 @@ for (const pairing of pairings()) {
         assert.equal(info.reason, reason);
         assert.equal(info.wasClean, true);
         assert.equal(session.ws.closeCode, code);
-        // The peer sees our echo of its code.
-        assert.equal((await within(session.peerClosed, 5000, 'peer close report')).code, code);
+        // The peer sees our echo of its code and reason.
+        const echoed = await within(session.peerClosed, 5000, 'peer close report');
+        assert.deepEqual({ code: echoed.code, reason: echoed.reason }, { code, reason });
       });
     }
 

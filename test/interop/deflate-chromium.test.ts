@@ -6,29 +6,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Browser } from 'playwright-core';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { attach, type Connection, type Handler, type ServerOptions } from '../../src/index.js';
+import type { Connection } from '../../src/index.js';
 import { CHROMIUM, CHROMIUM_ARGS, skipWithoutChromium } from '../helpers.js';
-
-/**
- * An http server on 127.0.0.1 serving a blank page, with wskit attached: Chromium blocks
- * about:blank from reaching loopback (net::ERR_BLOCKED_BY_LOCAL_NETWORK_ACCESS_CHECKS), not a local page.
- */
-async function pageServer(handler: Handler, options: ServerOptions) {
-  const httpServer = http.createServer((_req, res) => res.end('<!doctype html><title>wskit</title>'));
-  const server = attach(httpServer, handler, { logger: null, ...options });
-  await new Promise<void>((resolve) => httpServer.listen(0, '127.0.0.1', resolve));
-  const { port } = httpServer.address() as AddressInfo;
-  return {
-    page: `http://127.0.0.1:${port}/`,
-    url: `ws://127.0.0.1:${port}/`,
-    async close() {
-      await server.close();
-      await new Promise((resolve) => httpServer.close(resolve));
-    },
-  };
-}
+import { pageServer } from './page-server.js';
 import { deflateMessages, NO_CONTEXT_TAKEOVER_COMBOS, sameMessage } from './deflate-messages.js';
 
 describe('permessage-deflate with Chromium', { skip: skipWithoutChromium }, () => {

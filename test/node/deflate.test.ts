@@ -15,6 +15,7 @@ import {
   ZlibLimiter,
   type CompressionOptions,
 } from '../../src/index.js';
+import { ZlibPools } from '../../src/node/deflate.js';
 import { encodeFrame } from '../../src/protocol/frame.js';
 import { computeAccept } from '../../src/protocol/handshake.js';
 import { codecParams } from '../../src/protocol/deflate-params.js';
@@ -117,11 +118,12 @@ const inflate = (payload: Buffer, windowBits = 15) =>
   zlib.inflateRawSync(Buffer.concat([payload, Buffer.from([0, 0, 0xff, 0xff])]), { windowBits, finishFlush: zlib.constants.Z_SYNC_FLUSH });
 
 describe('negotiation over a real handshake', () => {
-  it('is on by default on both sides, with Python websockets’ server defaults', async () => {
+  it('is on by default on both sides, with Python websockets’ server windows and a shared server compressor', async () => {
     const server = await startServer(echo);
     try {
       const ws = await connect(server.url);
-      assert.equal(ws.extensions, 'permessage-deflate; server_max_window_bits=12; client_max_window_bits=12');
+      // server_no_context_takeover by default: Node's deflate streams are ~100 KiB each, so the server shares them.
+      assert.equal(ws.extensions, 'permessage-deflate; server_no_context_takeover; server_max_window_bits=12; client_max_window_bits=12');
       await ws.close();
     } finally {
       await server.close();
@@ -212,7 +214,7 @@ describe('wire format', () => {
     }, { compression: { threshold: 64 } });
     try {
       const raw = await rawClient(server.address()!.port, 'permessage-deflate; client_max_window_bits');
-      assert.match(raw.head, /sec-websocket-extensions: permessage-deflate; server_max_window_bits=12; client_max_window_bits=12/i);
+      assert.match(raw.head, /sec-websocket-extensions: permessage-deflate; server_no_context_takeover; server_max_window_bits=12; client_max_window_bits=12/i);
       raw.send(0x1, 'small');
       const small = await raw.frame(0);
       assert.equal(small.rsv1, false);
@@ -234,6 +236,28 @@ describe('wire format', () => {
       raw.socket.destroy();
     } finally {
       await server.close();
+    }
+  });
+
+  it('threshold 0 compresses every message, even empty or incompressible (libwebsockets #2794); above 0 those go as they are', async () => {
+    const noise = randomBytes(200);
+    for (const threshold of [0, 64]) {
+      // No context takeover on our side: each message inflates on its own.
+      const server = await startServer(echo, { compression: { threshold, serverNoContextTakeover: true } });
+      try {
+        const raw = await rawClient(server.address()!.port, 'permessage-deflate');
+        const messages = [Buffer.alloc(0), Buffer.from('a'), noise];
+        for (const [i, message] of messages.entries()) {
+          raw.send(0x2, message);
+          const frame = await raw.frame(i);
+          const compressed = threshold === 0;
+          assert.equal(frame.rsv1, compressed, `threshold ${threshold}, ${message.length} bytes`);
+          assert.ok((compressed ? inflate(frame.payload, 12) : frame.payload).equals(message));
+        }
+        raw.socket.destroy();
+      } finally {
+        await server.close();
+      }
     }
   });
 
@@ -471,6 +495,26 @@ describe('limits and cleanup', () => {
     });
     assert.ok((await other.encode(Buffer.alloc(1000))) !== undefined);
     other.close();
+  });
+
+  it('connections without context takeover share a few zlib streams, bounded by the limiter, and hold none while idle', async () => {
+    const limiter = new ZlibLimiter(2);
+    const pools = new ZlibPools({ threshold: 0, level: 6, memLevel: 5, limiter });
+    const params = codecParams({ serverNoContextTakeover: true, clientNoContextTakeover: true, serverMaxWindowBits: 12, clientMaxWindowBits: 12 }, 'server');
+    const codecs = Array.from({ length: 50 }, () => new DeflateCodec(params, { threshold: 0, level: 6, memLevel: 5, limiter, pools }));
+    assert.equal(pools.streams, 0, 'negotiated and idle: no zlib state');
+    const peer = (i: number) => Buffer.from(`message ${i} `.repeat(40));
+    // Every message decodes on its own (a fresh inflater): RFC 7692 §7.1.1.1, nothing refers to an earlier message.
+    const encoded = await Promise.all(codecs.map((codec, i) => codec.encode(peer(i))));
+    encoded.forEach((payload, i) => assert.deepEqual(inflate(payload!, 12), peer(i)));
+    const decoded = await Promise.all(codecs.map(async (codec, i) => codec.decode(await peerDeflater(12)(peer(i)), 1 << 20)));
+    decoded.forEach((message, i) => assert.deepEqual(message, peer(i)));
+    assert.ok(pools.streams >= 2 && pools.streams <= 4, `${pools.streams} streams for 50 connections (limiter concurrency 2, two directions)`);
+    assert.equal(codecs[0]!.shared, codecs[49]!.shared, 'one compressor: a broadcast can compress once');
+    // An invalid message fails its connection only; the pool forgets the broken stream and goes on.
+    await assert.rejects(codecs[0]!.decode(Buffer.from([0xff, 0xff, 0xff]), 1 << 20), (e: Error & { closeCode?: number }) => e.closeCode === 1007);
+    assert.deepEqual(await codecs[1]!.decode(await peerDeflater(12)(peer(1)), 1 << 20), peer(1));
+    for (const codec of codecs) codec.close();
   });
 
   it('a server’s extension object can be passed explicitly and is not duplicated', async () => {

@@ -8,75 +8,12 @@ import { once } from 'node:events';
 import net from 'node:net';
 import { describe, it } from 'node:test';
 import { connect, type Connection, type Server } from '../../src/index.js';
-import type { ClosePayload } from '../../src/protocol/close.js';
-import { computeAccept } from '../../src/protocol/handshake.js';
-import { Protocol } from '../../src/protocol/protocol.js';
-import { clientFrame, rawClient } from '../hardening/raw-peer.js';
+import { encodeFrame } from '../../src/protocol/frame.js';
+import { clientFrame, rawClient, rawServer } from '../hardening/raw-peer.js';
 import { delay, startServer, within } from '../helpers.js';
 
 /** The server-side socket of a Connection, to look at what the kernel and Node buffered. */
 const socketOf = (ws: Connection) => (ws as unknown as { socket: net.Socket }).socket;
-
-/** A server that completes the handshake and then does whatever the test wants with the socket (nothing, by default). */
-interface RawServer {
-  port: number;
-  /** The next accepted socket after its handshake, with a decoder of what the client sends (no answers, ever). */
-  next(): Promise<{ socket: net.Socket; closes: ClosePayload[]; bytes: () => number }>;
-  close(): Promise<void>;
-}
-
-async function rawServer(): Promise<RawServer> {
-  type Accepted = Awaited<ReturnType<RawServer['next']>>;
-  const sockets: net.Socket[] = [];
-  const accepted: Accepted[] = [];
-  const waiting: Array<(value: Accepted) => void> = [];
-  const server = net.createServer((socket) => {
-    sockets.push(socket);
-    socket.on('error', () => undefined);
-    let head = '';
-    const onData = (chunk: Buffer) => {
-      head += chunk.toString('latin1');
-      const end = head.indexOf('\r\n\r\n');
-      if (end === -1) return;
-      socket.off('data', onData);
-      const key = /\r\nSec-WebSocket-Key: *(\S+)/i.exec(head)![1]!;
-      socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${computeAccept(key)}\r\n\r\n`);
-      const closes: ClosePayload[] = [];
-      let received = 0;
-      const decoder = new Protocol(
-        'server',
-        {
-          onWrite: () => undefined,
-          onMessage: () => undefined,
-          onPing: () => undefined,
-          onPong: () => undefined,
-          onCloseFrame: (close) => closes.push(close),
-          onEnd: () => undefined,
-        },
-        { maxMessageSize: 1 << 30 },
-      );
-      socket.on('data', (data: Buffer) => {
-        received += data.length;
-        decoder.receiveData(data);
-      });
-      const value = { socket, closes, bytes: () => received };
-      const waiter = waiting.shift();
-      if (waiter) waiter(value);
-      else accepted.push(value);
-    };
-    socket.on('data', onData);
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    next: () => (accepted.length > 0 ? Promise.resolve(accepted.shift()!) : new Promise((resolve) => waiting.push(resolve))),
-    async close() {
-      for (const socket of sockets) socket.destroy();
-      await new Promise((resolve) => server.close(resolve));
-    },
-  };
-}
 
 /** A server whose handler hands the connection to the test and keeps it open. */
 async function holdingServer(options: Parameters<typeof startServer>[1] = {}): Promise<{ server: Server; next: () => Promise<Connection> }> {
@@ -124,6 +61,62 @@ describe('maxMessageSize', { timeout: 20_000 }, () => {
       await other.send('x'.repeat(101));
       assert.equal((await within(other.closed, 2000, 'close')).code, 1009);
       await assert.rejects(small.recv(), (e: unknown) => (e as { closeCode?: number }).closeCode === 1006);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('maxFragments: a budget that grows with the payload', { timeout: 30_000 }, () => {
+  /** `total` bytes as `count` chunks, for a fragmented send. */
+  const chunks = (total: number, count: number) => Array.from({ length: count }, (_, i) => Buffer.alloc(total / count, i & 0xff));
+
+  it('a server echoes 4 MiB sent in 65,536 fragments (Autobahn 9.4.1) with the default budget', async () => {
+    const server = await startServer(async (ws) => {
+      for await (const message of ws) await ws.send(message);
+    }, { maxMessageSize: 8 << 20, compression: false });
+    try {
+      const ws = await connect(server.url, { maxMessageSize: 8 << 20, compression: false });
+      const parts = chunks(4 << 20, 65_536);
+      await ws.send(parts);
+      const echoed = (await within(ws.recv(), 20_000, 'the echo')) as Buffer;
+      assert.ok(echoed.equals(Buffer.concat(parts)));
+      await ws.close();
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('a client reads 4 MiB in 65,536 fragments, and refuses a flood of empty ones with 1008', async () => {
+    const raw = await rawServer();
+    try {
+      const ws = await connect(`ws://127.0.0.1:${raw.port}/`, { maxMessageSize: 8 << 20, compression: false });
+      const peer = await raw.next();
+      const frames = chunks(4 << 20, 65_536).map((part, i) => encodeFrame(i === 0 ? 2 : 0, part, i === 65_535, false, null));
+      peer.socket.write(Buffer.concat(frames));
+      assert.equal(((await within(ws.recv(), 20_000, 'the message')) as Buffer).length, 4 << 20);
+      const empty = encodeFrame(0, '', false, false, null);
+      peer.socket.write(Buffer.concat([encodeFrame(2, 'x', false, false, null), ...Array.from({ length: 20_000 }, () => empty)]));
+      // The client fails once its reader asks for the next message: its close frame, then its end of TCP.
+      const ended = once(peer.socket, 'end');
+      await assert.rejects(within(ws.recv(), 5000, 'the client failing'), { code: 'WS_CLOSED_ERROR' });
+      await within(ended, 5000, 'the client ending TCP');
+      assert.equal(peer.closes[0]?.code, 1008);
+    } finally {
+      await raw.close();
+    }
+  });
+
+  it('maxFragments sets the base of the budget', async () => {
+    const server = await startServer(async (ws) => {
+      for await (const message of ws) await ws.send(message);
+    }, { maxFragments: 10, compression: false });
+    try {
+      const ws = await connect(server.url, { compression: false });
+      await ws.send(chunks(10, 10));
+      assert.equal(((await ws.recv()) as Buffer).length, 10);
+      await ws.send(chunks(11, 11));
+      assert.equal((await within(ws.closed, 5000, 'the server failing')).code, 1008);
     } finally {
       await server.close();
     }

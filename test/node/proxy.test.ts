@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -14,10 +13,9 @@ import {
   ReconnectingClient,
   type Server,
 } from '../../src/index.js';
-import { delay, echo, freePort, skipWithoutOpenssl, startServer, within } from '../helpers.js';
+import { delay, echo, skipWithoutOpenssl, startServer, within } from '../helpers.js';
+import { skipWithoutTinyproxy, startTinyproxy, type Tinyproxy } from '../tinyproxy.js';
 
-const TINYPROXY = '/usr/bin/tinyproxy';
-const skipWithoutTinyproxy = existsSync(TINYPROXY) ? false : 'tinyproxy is not installed (apt-get install tinyproxy)';
 
 describe('proxy settings', () => {
   const ws = parseWebSocketUrl('ws://api.example.com:8080/x');
@@ -47,13 +45,12 @@ describe('proxy settings', () => {
 
 describe('through tinyproxy (HTTP CONNECT)', { skip: skipWithoutTinyproxy }, () => {
   let dir: string;
-  let proxy: ChildProcess | undefined;
+  let proxy: Tinyproxy | undefined;
   let proxyPort: number;
   let server: Server;
   let tlsServer: Server | undefined;
   let cert: string | undefined;
-  let log = '';
-  const connects = () => log.split('\n').filter((l) => /Request \(file descriptor \d+\): CONNECT/.test(l)).length;
+  const connects = () => proxy!.log().split('\n').filter((l) => /Request \(file descriptor \d+\): CONNECT/.test(l)).length;
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'wskit-proxy-'));
@@ -66,27 +63,12 @@ describe('through tinyproxy (HTTP CONNECT)', { skip: skipWithoutTinyproxy }, () 
       tlsServer = await startServer(echo, { tls: { cert, key: readFileSync(join(dir, 'key.pem')) } });
       ports.push(tlsServer.address()!.port);
     }
-    proxyPort = await freePort();
-    writeFileSync(join(dir, 'tinyproxy.conf'), [
-      `Port ${proxyPort}`, 'Listen 127.0.0.1', 'Timeout 30', 'MaxClients 20', 'Allow 127.0.0.1',
-      ...ports.map((p) => `ConnectPort ${p}`), 'BasicAuth alice s3cret', 'DisableViaHeader Yes', 'LogLevel Connect', '',
-    ].join('\n'));
-    proxy = spawn(TINYPROXY, ['-d', '-c', join(dir, 'tinyproxy.conf')], { stdio: ['ignore', 'pipe', 'pipe'] });
-    proxy.stdout!.on('data', (c: Buffer) => (log += c.toString()));
-    proxy.stderr!.on('data', (c: Buffer) => (log += c.toString()));
-    for (let i = 0; ; i++) {
-      const up = await new Promise<boolean>((resolve) => {
-        const s = net.connect(proxyPort, '127.0.0.1', () => (s.destroy(), resolve(true)));
-        s.on('error', () => resolve(false));
-      });
-      if (up) break;
-      if (i > 100) throw new Error(`tinyproxy did not start:\n${log}`);
-      await delay(50);
-    }
+    proxy = await startTinyproxy(ports, ['alice', 's3cret']);
+    proxyPort = proxy.port;
   });
 
   after(async () => {
-    proxy?.kill('SIGKILL');
+    proxy?.stop();
     await server?.close();
     await tlsServer?.close();
     if (dir) rmSync(dir, { recursive: true, force: true });
@@ -98,7 +80,7 @@ describe('through tinyproxy (HTTP CONNECT)', { skip: skipWithoutTinyproxy }, () 
     await ws.send('through the tunnel');
     assert.equal(await ws.recv(), 'through the tunnel');
     await ws.close();
-    assert.equal(connects(), before + 1, log);
+    assert.equal(connects(), before + 1, proxy!.log());
   });
 
   test('wss:// runs TLS inside the tunnel', { skip: skipWithoutOpenssl }, async () => {

@@ -3,42 +3,28 @@
  * `openssl` in a temporary directory.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { WebSocket } from 'ws';
 import { connect, type Server } from '../../src/index.js';
-import { echo, skipWithoutOpenssl, startServer } from '../helpers.js';
+import { echo, makeCertificate, skipWithoutOpenssl, startServer, type TestCertificate } from '../helpers.js';
 
 describe('wss:// with a self-signed certificate', { skip: skipWithoutOpenssl, timeout: 30_000 }, () => {
-  let dir: string;
+  let certificate: TestCertificate;
   let cert: Buffer;
   let key: Buffer;
   let server: Server;
   let port: number;
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'wskit-tls-'));
-    execFileSync(
-      'openssl',
-      [
-        'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-sha256', '-days', '1',
-        '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
-        '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
-      ],
-      { stdio: 'ignore' },
-    );
-    cert = readFileSync(join(dir, 'cert.pem'));
-    key = readFileSync(join(dir, 'key.pem'));
+    certificate = makeCertificate();
+    ({ cert, key } = certificate);
     server = await startServer(echo, { tls: { cert, key } });
     port = server.address()!.port;
   });
 
   after(async () => {
     await server?.close();
-    rmSync(dir, { recursive: true, force: true });
+    certificate?.remove();
   });
 
   it('serves wss:// and server.url says so', () => {

@@ -104,7 +104,7 @@ describe('RFC 6455 §7.1.5 and §7.4: close frames received', () => {
       assert.equal(closeCodeWritten(to, recorder), 1007);
     });
 
-    it(`a ${to} echoes every valid code it receives and reports the close`, () => {
+    it(`a ${to} echoes every valid code it receives, with its reason, and reports the close`, () => {
       for (const code of VALID_CODES) {
         const { protocol, recorder } = open(to);
         feed(protocol, frame(peerOf(to), Opcode.CLOSE, closePayload(code, 'reason')));
@@ -112,7 +112,7 @@ describe('RFC 6455 §7.1.5 and §7.4: close frames received', () => {
         assert.deepEqual(protocol.closeReceived, { code, reason: 'reason' });
         assert.equal(protocol.closeReceivedFirst, true);
         assert.equal(protocol.state, State.CLOSING);
-        assert.deepEqual(closesWritten(to, recorder), [{ code, reason: '' }]);
+        assert.deepEqual(closesWritten(to, recorder), [{ code, reason: 'reason' }]);
         assert.deepEqual(
           recorder.events.filter((e) => e.type === 'close'),
           [{ type: 'close', close: { code, reason: 'reason' } }],
@@ -181,9 +181,9 @@ describe('RFC 6455 §7.1 Closing the Connection: the handshake', () => {
       assert.deepEqual(first.recorder.types(), []);
       pump();
       assert.deepEqual(second.protocol.closeReceived, { code: 4001, reason: 'done' });
-      assert.deepEqual(second.protocol.closeSent, { code: 4001, reason: '' });
+      assert.deepEqual(second.protocol.closeSent, { code: 4001, reason: 'done' });
       assert.equal(second.protocol.closeReceivedFirst, true);
-      assert.deepEqual(first.protocol.closeReceived, { code: 4001, reason: '' });
+      assert.deepEqual(first.protocol.closeReceived, { code: 4001, reason: 'done' });
       assert.deepEqual(first.protocol.closeSent, { code: 4001, reason: 'done' });
       assert.equal(first.protocol.closeReceivedFirst, false);
       assert.equal(first.protocol.failure, null);

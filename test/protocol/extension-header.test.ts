@@ -4,11 +4,11 @@ import fc from 'fast-check';
 import { formatExtensions, parseExtensions, type ExtensionOffer } from '../../src/protocol/extension-header.js';
 import { InvalidHeader } from '../../src/errors.js';
 
-/** The best of three runs (a shared CPU and GC pauses slow some runs; a quadratic parse is slow in all). */
+/** The best of five runs (a shared CPU and GC pauses slow some runs; a quadratic parse is slow in all). */
 function timed<T>(fn: () => T): { ms: number; result: T | Error } {
   let best = Infinity;
   let result: T | Error = new Error('not run');
-  for (let run = 0; run < 3; run++) {
+  for (let run = 0; run < 5; run++) {
     const start = performance.now();
     try {
       result = fn();
@@ -90,7 +90,9 @@ describe('RFC 6455 §9.1 Negotiating Extensions: Sec-WebSocket-Extensions', () =
     );
   });
 
-  it('parses in linear time: 100,000 spaces or separators take well under 100 ms', () => {
+  // A quadratic parse of 100,000 characters is 10^10 steps, seconds; a linear one is a few ms on a quiet machine and
+  // stays under half a second on a loaded one.
+  it('parses in linear time: 100,000 spaces or separators take well under half a second', () => {
     const inputs = [
       'b' + ' '.repeat(100000) + 'x',
       'b;' + ' '.repeat(100000) + 'x',
@@ -108,7 +110,7 @@ describe('RFC 6455 §9.1 Negotiating Extensions: Sec-WebSocket-Extensions', () =
     for (const input of inputs) {
       const { ms, result } = timed(() => parseExtensions(input));
       assert.ok(!(result instanceof Error) || result instanceof InvalidHeader, String(result));
-      assert.ok(ms < 100, `${JSON.stringify(input.slice(0, 12))}... took ${ms.toFixed(1)} ms`);
+      assert.ok(ms < 500, `${JSON.stringify(input.slice(0, 12))}... took ${ms.toFixed(1)} ms`);
     }
   });
 });

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { encodeFrame, frameHeaderLength, MaskKeySource, writeFrameHeader } from '../../src/protocol/frame.js';
+import { encodeFrame, frameHeaderLength, framePayloadLength, MaskKeySource, writeFrameHeader } from '../../src/protocol/frame.js';
 import { Opcode } from '../../src/protocol/opcodes.js';
 import type { Side } from '../../src/protocol/protocol.js';
 import { closeCodeWritten, failureCode, feed, feedBytewise, header, MASK, maskedFor, open, peerOf } from './recorder.js';
@@ -263,5 +263,18 @@ describe('RFC 6455 §10.3 Attacks on Infrastructure (Masking)', () => {
     }
     // 3000 random 32-bit keys collide with probability about 0.1%; allow a couple.
     assert.ok(seen.size >= 2995, `only ${seen.size} distinct keys`);
+  });
+});
+
+describe('framePayloadLength', () => {
+  it('inverts frameHeaderLength for every payload size, masked or not (the 7-, 16- and 64-bit length forms)', () => {
+    for (const length of [0, 1, 125, 126, 127, 65535, 65536, 65537, 2 ** 32 + 5]) {
+      for (const masked of [false, true]) assert.equal(framePayloadLength(frameHeaderLength(length, masked) + length, masked), length);
+    }
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 2 ** 40 }), fc.boolean(), (length, masked) => {
+        assert.equal(framePayloadLength(frameHeaderLength(length, masked) + length, masked), length);
+      }),
+    );
   });
 });

@@ -322,7 +322,7 @@ describe('RFC 6455 §4 handshake headers parse in linear time (no ReDoS)', () =>
   }
 
   for (const header of ['Sec-WebSocket-Protocol', 'Sec-WebSocket-Extensions', 'Upgrade', 'Connection']) {
-    it(`reads a hostile ${header} of 100,000 characters in well under 100 ms, in a request and in a response`, () => {
+    it(`reads a hostile ${header} of 100,000 characters in well under half a second (a quadratic read takes seconds), in a request and in a response`, () => {
       validateUpgradeRequest(request()); // warm up
       for (const value of hostile) {
         const requestBytes = Buffer.from(
@@ -332,7 +332,7 @@ describe('RFC 6455 §4 handshake headers parse in linear time (no ReDoS)', () =>
           const read = new HttpHeadReader(true, limits).push(requestBytes);
           validateUpgradeRequest(parseRequestHead(read!.head));
         });
-        assert.ok(serverSide < 100, `request: ${JSON.stringify(value.slice(0, 10))}... took ${serverSide.toFixed(1)} ms`);
+        assert.ok(serverSide < 500, `request: ${JSON.stringify(value.slice(0, 10))}... took ${serverSide.toFixed(1)} ms`);
         const responseBytes = Buffer.from(
           `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${ACCEPT}\r\n${header}: ${value}\r\n\r\n`,
         );
@@ -340,7 +340,7 @@ describe('RFC 6455 §4 handshake headers parse in linear time (no ReDoS)', () =>
           const read = new HttpHeadReader(false, limits).push(responseBytes);
           validateUpgradeResponse(parseResponseHead(read!.head), KEY, ['b']);
         });
-        assert.ok(clientSide < 100, `response: ${JSON.stringify(value.slice(0, 10))}... took ${clientSide.toFixed(1)} ms`);
+        assert.ok(clientSide < 500, `response: ${JSON.stringify(value.slice(0, 10))}... took ${clientSide.toFixed(1)} ms`);
       }
     });
   }

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { encodeFrame } from '../../src/protocol/frame.js';
 import { Opcode } from '../../src/protocol/opcodes.js';
-import { Protocol, State, type Side } from '../../src/protocol/protocol.js';
+import { DEFAULT_MAX_FRAGMENTS, FRAGMENT_BYTES, Protocol, State, type Side } from '../../src/protocol/protocol.js';
 import {
   closeCodeWritten,
   decodeWrites,
@@ -257,21 +257,49 @@ describe('RFC 6455 §5.4 Fragmentation', () => {
       }
     });
 
+    /** A binary message of `n` frames of `payload` each. */
+    const fragmented = (n: number, payload: string | Buffer) => {
+      const out: Buffer[] = [frameTo(to, Opcode.BINARY, payload, { fin: n === 1 })];
+      for (let k = 1; k < n; k++) out.push(frameTo(to, Opcode.CONTINUATION, payload, { fin: k === n - 1 }));
+      return Buffer.concat(out);
+    };
+
     it(`a ${to} enforces maxFragments, counting every frame of the message`, () => {
-      const frames = (n: number) => {
-        const out: Buffer[] = [frameTo(to, Opcode.BINARY, 'x', { fin: n === 1 })];
-        for (let k = 1; k < n; k++) out.push(frameTo(to, Opcode.CONTINUATION, 'x', { fin: k === n - 1 }));
-        return Buffer.concat(out);
-      };
       const ok = open(to, { maxFragments: 5 });
-      feed(ok.protocol, frames(5));
-      feed(ok.protocol, frames(5));
+      feed(ok.protocol, fragmented(5, 'x'));
+      feed(ok.protocol, fragmented(5, 'x'));
       assert.equal(ok.protocol.failure, null);
       assert.deepEqual(ok.recorder.messages().map((m) => m.data.toString()), ['xxxxx', 'xxxxx']);
       const tooMany = open(to, { maxFragments: 5 });
-      feed(tooMany.protocol, frames(6));
-      assertFailed(tooMany.protocol, tooMany.recorder, 1009);
+      feed(tooMany.protocol, fragmented(6, 'x'));
+      // §7.4.1: 1008, a policy violation; the message's size is within limits.
+      assertFailed(tooMany.protocol, tooMany.recorder, 1008);
       assert.deepEqual(tooMany.recorder.messages(), []);
+    });
+
+    it(`a ${to}'s fragment budget grows by one frame per ${FRAGMENT_BYTES} bytes received`, () => {
+      // 100 frames of 16 bytes: frame k+1 arrives after 16k bytes, within 5 + k.
+      const ok = open(to, { maxFragments: 5 });
+      feed(ok.protocol, fragmented(100, Buffer.alloc(FRAGMENT_BYTES, 7)));
+      assert.equal(ok.protocol.failure, null);
+      assert.equal(ok.recorder.messages()[0]!.data.length, 100 * FRAGMENT_BYTES);
+      // 15-byte frames fall behind: frame k+1 after 15k bytes has a budget of 5 + floor(15k / 16).
+      const behind = open(to, { maxFragments: 5 });
+      feed(behind.protocol, fragmented(100, Buffer.alloc(FRAGMENT_BYTES - 1, 7)));
+      assertFailed(behind.protocol, behind.recorder, 1008);
+    });
+
+    it(`a ${to} accepts 4 MiB in 65,536 fragments by default (Autobahn 9.3.1, 9.4.1) and refuses empty ones after ${DEFAULT_MAX_FRAGMENTS}`, () => {
+      const big = open(to, { maxMessageSize: 4 << 20 });
+      feed(big.protocol, fragmented(65_536, Buffer.alloc(64, 1)));
+      assert.equal(big.protocol.failure, null);
+      assert.equal(big.recorder.messages()[0]!.data.length, 4 << 20);
+      const empty = open(to);
+      feed(empty.protocol, fragmented(DEFAULT_MAX_FRAGMENTS, ''));
+      assert.equal(empty.protocol.failure, null);
+      const flood = open(to);
+      feed(flood.protocol, fragmented(DEFAULT_MAX_FRAGMENTS + 1, ''));
+      assertFailed(flood.protocol, flood.recorder, 1008);
     });
 
     it(`a ${to} keeps a million-byte message sent one byte per frame within about twice its size`, () => {
@@ -394,6 +422,32 @@ describe('RFC 6455 §7.1.7 Fail the WebSocket Connection', () => {
       protocol.fail(1002, 'late');
       assert.deepEqual(recorder.writes, []);
       assert.deepEqual(recorder.messages(), []);
+    });
+
+    it(`a ${to} with deferFailure stops reading at an error and fails only at failPending()`, () => {
+      const { protocol, recorder } = open(to, { deferFailure: true });
+      feed(protocol, Buffer.concat([frameTo(to, Opcode.TEXT, 'before'), frameTo(to, 5, 'bad'), frameTo(to, Opcode.TEXT, 'after')]));
+      assert.deepEqual(recorder.types(), ['message']);
+      assert.deepEqual(recorder.writes, []);
+      assert.equal(protocol.state, State.OPEN);
+      assert.equal(protocol.pendingFailure?.code, 1002);
+      protocol.sendText('answer');
+      feed(protocol, frameTo(to, Opcode.TEXT, 'later'));
+      protocol.failPending();
+      assert.equal(protocol.pendingFailure, null);
+      assertFailed(protocol, recorder, 1002);
+      const written = decodeWrites(to, recorder.written()).filter((e) => e.type !== 'end');
+      assert.deepEqual(written.map((e) => e.type), ['message', 'close']);
+    });
+
+    it(`a ${to} with deferFailure whose transport closes first keeps the pending error as its failure`, () => {
+      const { protocol, recorder } = open(to, { deferFailure: true });
+      feed(protocol, frameTo(to, Opcode.CONTINUATION, 'x'));
+      protocol.receiveEof();
+      assert.equal(failureCode(protocol), 1002);
+      assert.equal(protocol.pendingFailure, null);
+      protocol.failPending();
+      assert.deepEqual(recorder.writes, []);
     });
   }
 });

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { randomBytes } from 'node:crypto';
 import { setImmediate as tick } from 'node:timers/promises';
 import { broadcast, connect, State, type Connection, type Server } from '../../src/index.js';
-import { delay, startServer, within } from '../helpers.js';
+import { delay, startServer, until, within } from '../helpers.js';
 
 /** A server whose handler keeps every connection open; resolves once `count` are open. */
 async function holdingServer(options = {}): Promise<Server> {
@@ -162,4 +162,70 @@ describe('broadcast', () => {
       }
     });
   }
+
+  describe('onSlow: close with compression (issue 16 item 11)', () => {
+    it('a closing connection is counted once, however many publishes follow', async () => {
+      const server = await startServer(async (ws) => {
+        ws.subscribe('t');
+        await ws.closed;
+      }, { pingInterval: null, closeTimeout: 500, broadcast: { onSlow: 'close', maxBuffered: 64 * 1024 } });
+      // maxQueue 1 and never read: the server's socket to it fills up.
+      const stalled = await connect(server.url, { pingInterval: null, maxQueue: 1 });
+      try {
+        while (server.subscribers('t') < 1) await delay(5);
+        const payload = randomBytes(16 * 1024); // incompressible: through the compressor, then sent as is
+        let closed = 0;
+        await within(
+          (async () => {
+            for (let i = 0; server.subscribers('t') > 0; i++) {
+              closed += server.publish('t', payload).closed;
+              if (i % 8 === 0) await tick();
+            }
+          })(),
+          10_000,
+          'the stalled client closed and gone',
+        );
+        assert.equal(closed, 1);
+      } finally {
+        stalled.terminate();
+        await server.close();
+      }
+    });
+
+    it('a client reading as fast as it can is not closed when zlib lags behind the publisher', async () => {
+      const server = await startServer(async (ws) => {
+        ws.subscribe('t');
+        await ws.closed;
+      }, { pingInterval: null, broadcast: { onSlow: 'close', maxBuffered: 256 * 1024 } });
+      const reader = await connect(server.url, { pingInterval: null });
+      try {
+        while (server.subscribers('t') < 1) await delay(5);
+        const count = 3000;
+        let received = 0;
+        const reading = (async () => {
+          for await (const _ of reader) received++;
+        })().catch(() => undefined);
+        const totals = { sent: 0, skipped: 0, closed: 0 };
+        // 40 compressible 4 KiB messages per turn of the event loop (160 KiB, under the bound), not paced by the reader.
+        for (let i = 0; i < count; i++) {
+          const result = server.publish('t', JSON.stringify({ i, text: 'lorem ipsum '.repeat(340) }));
+          totals.sent += result.sent;
+          totals.skipped += result.skipped;
+          totals.closed += result.closed;
+          if (i % 40 === 39) await tick();
+        }
+        assert.equal(totals.closed, 0, `the reader was closed as slow: ${JSON.stringify(totals)}`);
+        await until(() => received === totals.sent, 10_000, `delivery of the ${totals.sent} messages sent`);
+        assert.equal(reader.readyState, State.OPEN);
+        // zlib does about one message per turn of the event loop here, 40 times slower than the publisher: what it cannot
+        // keep up with is skipped (load shedding, counted), never blamed on the reader.
+        console.log(`# a fast reader, compression lagging: ${JSON.stringify(totals)}, all ${received} sent received`);
+        reader.terminate();
+        await reading;
+      } finally {
+        reader.terminate();
+        await server.close();
+      }
+    });
+  });
 });

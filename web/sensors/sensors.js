@@ -2,10 +2,11 @@
 // WebSocket (/live). One uPlot chart per sensor, a canvas track for GPS and
 // touch points. All text is set with textContent.
 
+import { CSV_HEADER, csvLine } from './csv.js';
+
 const $ = (id) => document.getElementById(id);
 const COLORS = ['#d55e00', '#009e73', '#0072b2', '#cc79a7', '#e69f00', '#56b4e9'];
 const KEEP_SECONDS = 65; // longest window + margin
-const CSV_HEADER = 'received_ms,source,type,timestamp_ns,accuracy,action,v0,v1,v2,v3,v4,v5';
 
 /** Exposed for tests and curious users (devtools). */
 const stats = { received: 0, draws: 0, batches: 0 };
@@ -400,9 +401,7 @@ function drawTouches(view) {
 function csvOf(rows) {
   const lines = [CSV_HEADER];
   for (const [source, type, , values, accuracy, action, timestamp, received] of rows) {
-    const v = values.slice(0, 6).map((n) => (Number.isFinite(n) ? String(n) : ''));
-    while (v.length < 6) v.push('');
-    lines.push([received, source, type, timestamp ?? '', accuracy ?? '', action ?? '', ...v].join(','));
+    lines.push(csvLine(received, source, type, timestamp, accuracy, action, values));
   }
   return lines.join('\n') + '\n';
 }
@@ -461,7 +460,7 @@ async function init() {
   try {
     uPlot = (await import('/vendor/uplot/uPlot.esm.js')).default;
   } catch {
-    $('empty').textContent = 'The chart library (uPlot) could not be loaded: is the uplot package installed next to wskit?';
+    $('empty').textContent = 'The chart library (uPlot) could not be loaded: was web/vendor/ built (npm run build)?';
   }
   openLink();
   requestAnimationFrame(frame);

@@ -7,7 +7,10 @@
 import { EventEmitter } from 'node:events';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { connect } from '../../node/client.js';
+// One copy of the CSV quoting rule, shared with the dashboard page (a browser module shipped in web/).
+import { CSV_HEADER as SHARED_CSV_HEADER, csvLine } from '../../../web/sensors/csv.js';
 import type { Connection } from '../../node/connection.js';
+import { SampleRate } from './rate.js';
 import {
   CONTINUOUS_TYPES,
   describeClose,
@@ -59,6 +62,8 @@ export interface SourceStatus {
   retryAt: number | null;
   /** Messages that were not valid JSON or not understood. */
   invalid: number;
+  /** Samples of sensor types beyond the first `maxStreams` (not shown, not recorded). */
+  ignored: number;
 }
 
 /** Per (source, type) statistics. */
@@ -77,7 +82,7 @@ export interface StreamStats {
   axes: string[];
   /** Samples received. */
   count: number;
-  /** Samples per second over the last interval. */
+  /** Samples per second, from the samples' own timestamps over the last few seconds. */
   rate: number;
   /** Samples missing, estimated from pauses in the timestamps of steady-rate sensors. */
   gaps: number;
@@ -93,7 +98,14 @@ export interface CollectorOptions {
   maxDelay?: number;
   /** Time allowed to open a connection in ms. Default 5,000. */
   openTimeout?: number;
+  /** Most (source, sensor type) streams tracked; samples of further types are counted in `ignored` and dropped. Default 32. */
+  maxStreams?: number;
 }
+
+/** A sensor type name longer than this is not a sensor type (the message is counted as invalid). */
+const MAX_TYPE_LENGTH = 128;
+/** Values kept per sample (Android sensors have at most 16; CSV records the first 6). */
+const MAX_VALUES = 16;
 
 const GPS_AXES = ['latitude (°)', 'longitude (°)', 'altitude (m)', 'speed (m/s)', 'bearing (°)'];
 
@@ -101,13 +113,15 @@ interface Track {
   stats: StreamStats;
   lastTimestamp: number | null;
   intervals: number[];
-  /** (time in ms, count) snapshots of the last few seconds, for the rate. */
-  history: Array<[number, number]>;
+  /** Recent sample times, for the rate. */
+  rate: SampleRate;
 }
 
 /**
  * Connects to SensorServer streams and emits `sample` (a {@link Sample}),
- * `status` (a {@link SourceStatus}) and `stream` (a new {@link StreamStats}).
+ * `status` (a {@link SourceStatus}), `stream` (a new {@link StreamStats}) and
+ * `warning` (a source and a sentence, once per kind of trouble). What it keeps
+ * is bounded whatever the phone sends: `maxStreams` tracks of fixed size.
  */
 export class Collector extends EventEmitter {
   /** The sources, in command-line order. */
@@ -118,6 +132,7 @@ export class Collector extends EventEmitter {
   private readonly options: CollectorOptions;
   private readonly abort = new AbortController();
   private runs: Promise<void>[] = [];
+  private held: Promise<void> | null = null;
 
   constructor(urls: string[], options: CollectorOptions = {}) {
     super();
@@ -132,6 +147,7 @@ export class Collector extends EventEmitter {
       reconnects: 0,
       retryAt: null,
       invalid: 0,
+      ignored: 0,
     }));
   }
 
@@ -153,18 +169,23 @@ export class Collector extends EventEmitter {
     await this.done();
   }
 
+  /** Stops reading every stream until `ready` settles (e.g. a file that must drain first). */
+  holdUntil(ready: Promise<unknown>): void {
+    const held: Promise<void> = Promise.all([this.held, ready]).then(
+      () => {
+        if (this.held === held) this.held = null;
+      },
+      () => {
+        if (this.held === held) this.held = null;
+      },
+    );
+    this.held = held;
+  }
+
   /** Statistics of every (source, type) seen, refreshing the rates. */
   stats(): StreamStats[] {
-    const now = performance.now();
-    for (const track of this.tracks.values()) {
-      // The rate over the last 1-3 s (long enough for slow streams such as GPS or steps).
-      const history = track.history;
-      const last = history.at(-1);
-      if (last === undefined || now - last[0] >= 200) history.push([now, track.stats.count]);
-      while (history.length > 2 && now - history[1]![0] >= 1000 && now - history[0]![0] > 3000) history.shift();
-      const [t0, c0] = history[0]!;
-      if (now - t0 >= 500) track.stats.rate = Math.round(((track.stats.count - c0) / ((now - t0) / 1000)) * 10) / 10;
-    }
+    const now = Date.now();
+    for (const track of this.tracks.values()) track.stats.rate = track.rate.rate(now);
     return [...this.tracks.values()].map((t) => t.stats);
   }
 
@@ -177,7 +198,10 @@ export class Collector extends EventEmitter {
   private async loop(source: SourceStatus): Promise<void> {
     const connector = connect(source.url, {
       openTimeout: this.options.openTimeout ?? 5000,
-      maxQueue: 256,
+      // Messages are handled as they arrive; they queue only while a record file drains: 32 × 1 MiB at most.
+      maxQueue: 32,
+      // Stopping must not wait 10 s for a phone that floods and does not read.
+      closeTimeout: 2000,
       signal: this.abort.signal,
       reconnect: {
         initialDelay: this.options.initialDelay ?? 1000,
@@ -205,6 +229,8 @@ export class Collector extends EventEmitter {
         try {
           for await (const message of ws) {
             if (typeof message === 'string') this.handle(source, message);
+            // A recorder behind on its file: stop reading (the phone's socket fills and TCP pushes back).
+            while (this.held !== null) await this.held;
           }
         } catch {
           // closed with an error code: reported below from ws.closed
@@ -242,12 +268,16 @@ export class Collector extends EventEmitter {
     let sample: Omit<Sample, 'x'>;
     if (Array.isArray(message.values)) {
       const type = typeof message.type === 'string' ? message.type : (streamKind(source.url).type ?? 'unknown');
+      if (type.length > MAX_TYPE_LENGTH) {
+        source.invalid++;
+        return null;
+      }
       sample = {
         source: source.id,
         type,
         timestamp: typeof message.timestamp === 'number' ? message.timestamp : null,
         accuracy: typeof message.accuracy === 'number' ? message.accuracy : null,
-        values: message.values.map(Number),
+        values: message.values.slice(0, MAX_VALUES).map(Number),
         received,
       };
     } else if (typeof message.latitude === 'number' && typeof message.longitude === 'number') {
@@ -261,7 +291,7 @@ export class Collector extends EventEmitter {
         received,
       };
       if (sample.timestamp === null && typeof message.time === 'number') return this.record(source, { ...sample, x: message.time / 1000 }, text);
-    } else if (typeof message.action === 'string' && typeof message.x === 'number' && typeof message.y === 'number') {
+    } else if (typeof message.action === 'string' && message.action.length <= MAX_TYPE_LENGTH && typeof message.x === 'number' && typeof message.y === 'number') {
       sample = { source: source.id, type: TOUCH_TYPE, timestamp: null, accuracy: null, values: [message.x, message.y], action: message.action, received };
     } else {
       source.invalid++;
@@ -279,9 +309,14 @@ export class Collector extends EventEmitter {
     return this.record(source, { ...sample, x }, text);
   }
 
-  private record(source: SourceStatus, sample: Sample, text: string): Sample {
+  private record(source: SourceStatus, sample: Sample, text: string): Sample | null {
     const key = `${sample.source}:${sample.type}`;
     let track = this.tracks.get(key);
+    if (track === undefined && this.tracks.size >= (this.options.maxStreams ?? 32)) {
+      // A phone announcing a new type in every message must not grow what is kept, shown and sent to pages.
+      if (source.ignored++ === 0) this.emit('warning', source, `sensor types beyond the first ${this.options.maxStreams ?? 32} ignored`);
+      return null;
+    }
     if (track === undefined) {
       const info = sample.type === GPS_TYPE
         ? { title: 'GPS', unit: '', axes: GPS_AXES }
@@ -292,12 +327,14 @@ export class Collector extends EventEmitter {
         stats: { key, source: source.id, type: sample.type, title: info.title, unit: info.unit, axes: info.axes, count: 0, rate: 0, gaps: 0, nonMonotonic: 0 },
         lastTimestamp: null,
         intervals: [],
-        history: [[performance.now(), 0]],
+        rate: new SampleRate(),
       };
       this.tracks.set(key, track);
       this.emit('stream', track.stats);
     }
     track.stats.count++;
+    // The phone's clock: the sensor timestamp (ns since boot), else the plot time (GPS fix time), else arrival (touch).
+    track.rate.add(sample.timestamp !== null ? sample.timestamp / 1e9 : sample.x, sample.received);
     if (sample.timestamp !== null) {
       if (track.lastTimestamp !== null) {
         const dt = sample.timestamp - track.lastTimestamp;
@@ -319,22 +356,16 @@ export class Collector extends EventEmitter {
   }
 }
 
-/** CSV header written by {@link CsvRecorder}. */
-export const CSV_HEADER = 'received_ms,source,type,timestamp_ns,accuracy,action,v0,v1,v2,v3,v4,v5';
+/** The CSV header of `--csv` files (and of the dashboard's download). */
+export const CSV_HEADER: string = SHARED_CSV_HEADER;
 
-/** One CSV row for a sample (values written exactly as received, JSON number syntax). */
+/**
+ * One CSV row for a sample: numbers as received (JSON number syntax), the
+ * type and touch action, which come from the phone, neutralised and quoted by
+ * the rule the dashboard's download uses too (web/sensors/csv.js).
+ */
 export function csvRow(sample: Sample): string {
-  const values = sample.values.slice(0, 6).map((v) => (Number.isFinite(v) ? String(v) : ''));
-  while (values.length < 6) values.push('');
-  return [
-    sample.received,
-    sample.source,
-    sample.type,
-    sample.timestamp ?? '',
-    sample.accuracy ?? '',
-    sample.action ?? '',
-    ...values,
-  ].join(',');
+  return csvLine(sample.received, sample.source, sample.type, sample.timestamp, sample.accuracy, sample.action, sample.values);
 }
 
 /** Appends samples to a CSV or JSON Lines file. */
@@ -350,11 +381,27 @@ export class FileRecorder {
     if (format === 'csv') this.out.write(CSV_HEADER + '\n');
   }
 
-  /** Records one sample; `text` is the message as received (kept verbatim in JSON Lines). */
-  write(sample: Sample, text: string): void {
+  /**
+   * Records one sample; `text` is the message as received (kept verbatim in
+   * JSON Lines, but for line breaks between its tokens, which would split the
+   * line: raw CR and LF can only be whitespace in valid JSON). Returns a
+   * promise when the file's buffer is full: read no more until it settles.
+   */
+  write(sample: Sample, text: string): Promise<void> | null {
     this.count++;
-    if (this.format === 'csv') this.out.write(csvRow(sample) + '\n');
-    else this.out.write(`{"received":${sample.received},"source":${sample.source},"message":${text.trim()}}\n`);
+    const line = this.format === 'csv'
+      ? csvRow(sample) + '\n'
+      : `{"received":${sample.received},"source":${sample.source},"message":${text.trim().replace(/[\r\n]+/g, ' ')}}\n`;
+    if (this.out.write(line)) return null;
+    return new Promise((resolve) => {
+      const done = () => {
+        this.out.off('drain', done);
+        this.out.off('close', done);
+        resolve();
+      };
+      this.out.once('drain', done);
+      this.out.once('close', done);
+    });
   }
 
   /** Flushes and closes the file. */

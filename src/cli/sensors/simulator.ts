@@ -119,10 +119,17 @@ export class SensorSimulator {
     });
     if (this.options.webPort !== null) {
       const web = http.createServer((req, res) => this.answerHttp(req, res));
-      await new Promise<void>((resolve, reject) => {
-        web.once('error', reject);
-        web.listen(this.options.webPort ?? 0, host, () => resolve());
-      });
+      try {
+        await new Promise<void>((resolve, reject) => {
+          web.once('error', reject);
+          web.listen(this.options.webPort ?? 0, host, () => resolve());
+        });
+      } catch (error) {
+        // Half started is not started: the WebSocket server would keep the process alive.
+        await this.ws.close();
+        this.ws = null;
+        throw error;
+      }
       this.web = web;
     }
     const tick = Math.max(4, Math.min(20, 1000 / this.rate));

@@ -1,0 +1,234 @@
+/**
+ * Peak RSS per connection under a flood, wskit next to `ws` in the same run (issue 16 item 1). For each side (server,
+ * client), each flood (1-byte compressed text frames, 1-byte plain text frames) and each library, a fresh child process
+ * runs an echo peer of that library with its defaults (`ws`'s server with `perMessageDeflate: true`, since it is off
+ * by default there), and this process floods `--connections` connections to it from raw sockets, as fast as the
+ * sockets take, for `--seconds`, reading and discarding whatever comes back. The child samples its RSS every 20 ms;
+ * printed: (peak RSS - RSS before the first connection) / connections, and the absolute peak.
+ *
+ *   node --import tsx bench/flood-memory.ts [--connections 10] [--seconds 3]
+ */
+import { fork } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { randomBytes } from 'node:crypto';
+import { createServer, connect as tcpConnect, type Server as TcpServer, type Socket } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { constants, deflateRawSync } from 'node:zlib';
+import WebSocket, { WebSocketServer } from 'ws';
+import { computeAccept } from '../src/protocol/handshake.js';
+import { connect, serve } from '../src/index.js';
+
+type Library = 'wskit' | 'ws';
+type Side = 'server' | 'client';
+type Flood = 'compressed' | 'text';
+
+const { values } = parseArgs({
+  options: {
+    connections: { type: 'string', default: '10' },
+    seconds: { type: 'string', default: '3' },
+    child: { type: 'string' },
+  },
+});
+
+const MiB = 1024 * 1024;
+const KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
+
+/** One 1-byte text message, compressed (RFC 7692 §7.2.1: the sync flush's 00 00 ff ff removed) or not. */
+function frames(flood: Flood, masked: boolean): Buffer {
+  const payload = flood === 'compressed'
+    ? deflateRawSync(Buffer.from('a'), { finishFlush: constants.Z_SYNC_FLUSH }).subarray(0, -4)
+    : Buffer.from('a');
+  const head = Buffer.from([flood === 'compressed' ? 0xc1 : 0x81, (masked ? 0x80 : 0) | payload.length]);
+  // A zero masking key leaves the payload as is (RFC 6455 §5.3).
+  const one = Buffer.concat(masked ? [head, Buffer.alloc(4), payload] : [head, payload]);
+  return Buffer.concat(Array.from({ length: Math.floor(64 * 1024 / one.length) }, () => one));
+}
+
+/** Writes `chunk` on `socket` as fast as it drains until `until`, discarding what it reads. */
+async function flood(socket: Socket, chunk: Buffer, until: number): Promise<void> {
+  socket.on('data', () => undefined);
+  socket.on('error', () => undefined);
+  while (Date.now() < until && !socket.destroyed) {
+    if (!socket.write(chunk)) {
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          clearTimeout(timer);
+          socket.off('drain', done).off('close', done);
+          resolve();
+        };
+        const timer = setTimeout(done, Math.max(0, until - Date.now()));
+        socket.once('drain', done).once('close', done);
+      });
+    }
+  }
+  socket.destroy();
+}
+
+/** Reads an HTTP head off `socket`; resolves with it. */
+function readHead(socket: Socket): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    const onData = (data: Buffer): void => {
+      text += data.toString('latin1');
+      if (text.includes('\r\n\r\n')) {
+        socket.off('data', onData);
+        resolve(text);
+      }
+    };
+    socket.on('data', onData).once('error', reject);
+  });
+}
+
+interface Report {
+  baseline: number;
+  peak: number;
+  closed: number;
+}
+
+// ---- the child: an echo peer of one library, sampling its RSS ----
+async function child(library: Library, side: Side, target: string, connections: number): Promise<void> {
+  const baseline = process.memoryUsage.rss();
+  let peak = baseline;
+  let closed = 0;
+  setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), 20).unref();
+  const send = (message: unknown): boolean => process.send!(message);
+  process.on('message', () => {
+    peak = Math.max(peak, process.memoryUsage.rss());
+    send({ baseline, peak, closed } satisfies Report);
+    setImmediate(() => process.exit(0));
+  });
+  const wskitEcho = async (ws: Awaited<ReturnType<typeof connect>>): Promise<void> => {
+    try {
+      for await (const message of ws) await ws.send(message);
+    } catch {
+      // the flooder left
+    }
+    closed++;
+  };
+  const wsEcho = (ws: WebSocket): void => {
+    ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }, () => undefined));
+    ws.on('error', () => undefined);
+    ws.on('close', () => closed++);
+  };
+  if (side === 'server') {
+    if (library === 'wskit') {
+      const server = await serve(wskitEcho, { host: '127.0.0.1', port: 0 });
+      send({ port: server.address()!.port });
+    } else {
+      const server: WebSocketServer = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: true }, (): void => {
+        send({ port: (server.address() as { port: number }).port });
+      });
+      server.on('connection', wsEcho);
+    }
+    return;
+  }
+  for (let i = 0; i < connections; i++) {
+    if (library === 'wskit') {
+      void connect(target, { pingInterval: null }).then(wskitEcho, () => closed++);
+    } else {
+      wsEcho(new WebSocket(target));
+    }
+  }
+}
+
+// ---- the parent: the flooder ----
+async function run(library: Library, side: Side, kind: Flood, connections: number, seconds: number): Promise<Report> {
+  const mode = JSON.stringify({ library, side });
+  let flooder: TcpServer | null = null;
+  let target = '';
+  const floods: Promise<void>[] = [];
+  let until = 0;
+  if (side === 'client') {
+    // A raw server that answers the upgrade (accepting permessage-deflate for the compressed flood) and floods.
+    const chunk = frames(kind, false);
+    flooder = createServer((socket) => {
+      floods.push((async () => {
+        const head = await readHead(socket).catch(() => '');
+        const key = /sec-websocket-key:\s*(\S+)/i.exec(head)?.[1] ?? KEY;
+        const deflate = kind === 'compressed' && /permessage-deflate/i.test(head);
+        socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+          `Sec-WebSocket-Accept: ${computeAccept(key)}\r\n${deflate ? 'Sec-WebSocket-Extensions: permessage-deflate\r\n' : ''}\r\n`);
+        if (until === 0) until = Date.now() + seconds * 1000;
+        await flood(socket, chunk, until);
+      })());
+    });
+    await new Promise<void>((resolve) => flooder!.listen(0, '127.0.0.1', resolve));
+    target = `ws://127.0.0.1:${(flooder.address() as { port: number }).port}/`;
+  }
+  const proc = fork(fileURLToPath(import.meta.url), ['--child', JSON.stringify({ library, side, target, connections })], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const messages: unknown[] = [];
+  let wake: (() => void) | null = null;
+  proc.on('message', (message) => {
+    messages.push(message);
+    wake?.();
+  });
+  const next = async (ms: number): Promise<unknown> => {
+    const deadline = Date.now() + ms;
+    while (messages.length === 0) {
+      if (Date.now() > deadline) throw new Error(`${mode}: no answer from the child in ${ms} ms`);
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        setTimeout(resolve, 100);
+      });
+    }
+    return messages.shift();
+  };
+  if (side === 'server') {
+    const { port } = (await next(30_000)) as { port: number };
+    const chunk = frames(kind, true);
+    const extensions = kind === 'compressed' ? 'Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n' : '';
+    until = Date.now() + seconds * 1000;
+    for (let i = 0; i < connections; i++) {
+      floods.push((async () => {
+        const socket = tcpConnect(port, '127.0.0.1');
+        socket.on('error', () => undefined);
+        socket.write(`GET / HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+          `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n${extensions}\r\n`);
+        await readHead(socket).catch(() => '');
+        await flood(socket, chunk, until);
+      })());
+    }
+  } else {
+    const deadline = Date.now() + 30_000;
+    while (floods.length < connections && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  await Promise.all(floods);
+  proc.send('report');
+  const report = (await next(30_000)) as Report;
+  await new Promise((resolve) => proc.once('exit', resolve));
+  flooder?.close();
+  return report;
+}
+
+if (values.child !== undefined) {
+  const { library, side, target, connections } = JSON.parse(values.child) as { library: Library; side: Side; target: string; connections: number };
+  await child(library, side, target, connections);
+} else {
+  const connections = Number(values.connections);
+  const seconds = Number(values.seconds);
+  console.log(`# ${connections} connections flooded for ${seconds} s each; peak RSS per connection (absolute peak), ws ${createRequire(import.meta.url)('ws/package.json').version}, node ${process.version}`);
+  console.log('side    flood                      wskit                    ws');
+  let worse = false;
+  for (const side of ['server', 'client'] as const) {
+    for (const kind of ['compressed', 'text'] as const) {
+      const cells: string[] = [];
+      const perConnection: number[] = [];
+      for (const library of ['wskit', 'ws'] as const) {
+        const report = await run(library, side, kind, connections, seconds);
+        const per = (report.peak - report.baseline) / connections / MiB;
+        perConnection.push(per);
+        cells.push(`${per.toFixed(2)} MiB (${(report.peak / MiB).toFixed(0)} MiB)`.padEnd(25));
+      }
+      if (perConnection[0]! > perConnection[1]!) worse = true;
+      console.log(`${side.padEnd(8)}${(kind === 'compressed' ? '1-byte compressed text' : '1-byte text').padEnd(27)}${cells.join('')}`);
+    }
+  }
+  if (worse) {
+    console.log('wskit peaked above ws in at least one flood');
+    process.exitCode = 1;
+  }
+}

@@ -1,0 +1,3 @@
+# docs/cli.md: the overview.
+source examples/snippets/transcript.bash
+run 'wskit --help'
