@@ -7,7 +7,8 @@ import { extname, join, normalize } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { CHROMIUM, CHROMIUM_ARGS, skipWithoutChromium } from '../helpers.js';
+import { memoryHistory, serve, topicServer, TOPICS_PROTOCOL, type Server, type TopicServer } from '../../src/index.js';
+import { CHROMIUM, CHROMIUM_ARGS, delay, freePort, skipWithoutChromium } from '../helpers.js';
 import { ChildServer } from '../node/child-server.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -22,10 +23,46 @@ declare global {
     ready: boolean;
     log: string[];
     client: import('../../src/browser/index.js').ReconnectingClient;
+    numbers: number[];
+    answers: Array<{ recovered: boolean; resumed: boolean; offset: number; epoch: string }>;
+    acks: Array<{ offset: number; duplicate: boolean }>;
   }
 }
 
-describe('browser build in headless Chromium', { skip: skipWithoutChromium, timeout: 80_000 }, () => {
+/** A topics server on a fixed port whose listening server the test closes and opens again (same history, or a new one). */
+class TopicsNode {
+  server: Server | null = null;
+  constructor(
+    readonly port: number,
+    public topics: TopicServer,
+  ) {}
+
+  async up(): Promise<void> {
+    this.server = await serve(this.topics.handler, { host: '127.0.0.1', port: this.port, logger: null, subprotocols: [TOPICS_PROTOCOL] });
+  }
+
+  async down(): Promise<void> {
+    await this.server?.close();
+    this.server = null;
+  }
+}
+
+/** Lost, duplicated and reordered numbers in `got`, against `from`..`to` (each number once, in order). */
+function countFaults(got: number[], from: number, to: number): { lost: number; dup: number; reorder: number } {
+  const seen = new Set<number>();
+  let dup = 0;
+  let reorder = 0;
+  got.forEach((n, i) => {
+    if (seen.has(n)) dup++;
+    else if (i > 0 && n < got[i - 1]!) reorder++;
+    seen.add(n);
+  });
+  let lost = 0;
+  for (let n = from; n <= to; n++) if (!seen.has(n)) lost++;
+  return { lost, dup, reorder };
+}
+
+describe('browser build in headless Chromium', { skip: skipWithoutChromium, timeout: 120_000 }, () => {
   let out: string;
   let web: http.Server;
   let browser: Browser;
@@ -63,7 +100,7 @@ describe('browser build in headless Chromium', { skip: skipWithoutChromium, time
   });
 
   test('the bundle imports nothing from Node', () => {
-    for (const file of ['browser/index.js', 'client/reconnect.js', 'client/backoff.js', 'client/send-queue.js', 'errors.js']) {
+    for (const file of ['browser/index.js', 'client/reconnect.js', 'client/backoff.js', 'client/send-queue.js', 'client/topics-client.js', 'client/topics-wire.js', 'errors.js']) {
       assert.doesNotMatch(readFileSync(join(out, file), 'utf8'), /from ['"]node:|require\(/, file);
     }
   });
@@ -136,5 +173,80 @@ describe('browser build in headless Chromium', { skip: skipWithoutChromium, time
     assert.deepEqual(server.received.filter((m) => m.startsWith('q')), ['q0', 'q1', 'q2', 'q3', 'q4']);
     assert.equal(await count('client-open'), 2);
     await page.evaluate(() => window.client.close());
+  });
+
+  test('topics: a subscription at 50 publications/s survives a server restart: every number once, in order', async () => {
+    const node = new TopicsNode(await freePort(), topicServer({ logger: null }));
+    await node.up();
+    let sent = 0;
+    const publisher = setInterval(() => void node.topics.publish('numbers', ++sent), 20); // ~50/s, numbered
+    try {
+      await page.evaluate((url) => {
+        window.numbers = [];
+        window.answers = [];
+        window.client = new window.wskit.ReconnectingClient(url, { topics: true, reconnect: { initialDelay: 100, maxDelay: 300 } });
+        window.client.subscribe('numbers', (n) => window.numbers.push(n as number), { onSubscribed: (info) => window.answers.push(info) });
+      }, `ws://127.0.0.1:${node.port}/`);
+      await page.waitForFunction(() => window.numbers.length >= 25, undefined, { timeout: 10_000 });
+      await node.down(); // the listening server and its connections go; the publisher goes on into the history
+      await delay(1000);
+      assert.ok(sent - (await page.evaluate(() => window.numbers.length)) >= 25, 'publications were made while the page was away');
+      await node.up();
+      await page.waitForFunction(() => window.answers.length === 2, undefined, { timeout: 15_000 });
+      const target = sent + 25;
+      await page.waitForFunction((n) => window.numbers.includes(n), target, { timeout: 15_000 });
+      clearInterval(publisher);
+      const { numbers, answers } = await page.evaluate(() => ({ numbers: window.numbers, answers: window.answers }));
+      const first = numbers[0]!; // the subscription starts at the present: numbers before it are not asked for
+      const faults = countFaults(numbers.slice(0, numbers.indexOf(target) + 1), first, target);
+      console.log(`# browser topics: ${target - first + 1} publications across a server restart; lost/dup/reorder ${faults.lost}/${faults.dup}/${faults.reorder}`);
+      assert.deepEqual(faults, { lost: 0, dup: 0, reorder: 0 });
+      assert.deepEqual(numbers.slice(0, numbers.indexOf(target) + 1), Array.from({ length: target - first + 1 }, (_, i) => first + i));
+      assert.deepEqual(answers.map((a) => [a.recovered, a.resumed]), [[true, false], [true, true]]);
+    } finally {
+      clearInterval(publisher);
+      await page.evaluate(() => window.client?.close());
+      await node.down();
+      await node.topics.close();
+    }
+  });
+
+  test('topics: publishes made while offline are acknowledged once after the restart; a lost history is reported as recovered: false', async () => {
+    const node = new TopicsNode(await freePort(), topicServer({ logger: null, publish: true, history: memoryHistory() }));
+    await node.up();
+    try {
+      await page.evaluate((url) => {
+        window.numbers = [];
+        window.answers = [];
+        window.acks = [];
+        window.client = new window.wskit.ReconnectingClient(url, { topics: true, reconnect: { initialDelay: 100, maxDelay: 300 } });
+        window.client.subscribe('chat', (n) => window.numbers.push(n as number), { onSubscribed: (info) => window.answers.push(info) });
+      }, `ws://127.0.0.1:${node.port}/`);
+      await page.waitForFunction(() => window.answers.length === 1, undefined, { timeout: 10_000 });
+      await page.evaluate(() => window.client.publish('chat', 1).then((ack) => window.acks.push(ack)));
+      await node.down();
+      await page.waitForFunction(() => !window.client.connected, undefined, { timeout: 10_000 });
+      const pending = await page.evaluate(() => {
+        for (const n of [2, 3]) void window.client.publish('chat', n).then((ack) => window.acks.push(ack));
+        return window.client.pendingPublishes;
+      });
+      assert.equal(pending, 2);
+      // The server comes back with a new, empty history (a restart without persistence): a new epoch.
+      const lostEpoch = await page.evaluate(() => window.answers[0]!.epoch);
+      await node.topics.close();
+      node.topics = topicServer({ logger: null, publish: true });
+      await node.up();
+      await page.waitForFunction(() => window.acks.length === 3 && window.answers.length === 2, undefined, { timeout: 15_000 });
+      const { answers, acks } = await page.evaluate(() => ({ answers: window.answers, acks: window.acks }));
+      assert.equal(answers[1]!.recovered, false, 'the page is told the topic lost its history');
+      assert.notEqual(answers[1]!.epoch, lostEpoch);
+      assert.deepEqual(acks.map((a) => [a.offset, a.duplicate]), [[1, false], [1, false], [2, false]]);
+      await page.waitForFunction(() => window.numbers.length === 3, undefined, { timeout: 10_000 });
+      assert.deepEqual(await page.evaluate(() => window.numbers), [1, 2, 3]);
+    } finally {
+      await page.evaluate(() => window.client?.close());
+      await node.down();
+      await node.topics.close();
+    }
   });
 });
