@@ -1,4 +1,3 @@
-import { isUtf8 } from 'node:buffer';
 import type { Duplex } from 'node:stream';
 import { ConnectionClosedError, ConnectionClosedOK, InvalidState, TimeoutError, type CloseInfo } from '../errors.js';
 import { checkClose, type ClosePayload } from '../protocol/close.js';
@@ -343,28 +342,29 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
 
   private async sendChunks(chunks: Iterable<string | Uint8Array> | AsyncIterable<string | Uint8Array>): Promise<void> {
     if (this.outbound !== null) await this.outbound;
-    let messageOpcode = -1;
     let pending: string | Uint8Array | null = null;
-    let first = true;
     let size = 0;
-    for await (const chunk of chunks as AsyncIterable<string | Uint8Array>) {
-      if (typeof chunk !== 'string' && !(chunk instanceof Uint8Array)) {
-        throw new TypeError(`a fragmented message's chunks are strings or Uint8Arrays, not ${describe(chunk)}`);
+    try {
+      for await (const chunk of chunks as AsyncIterable<string | Uint8Array>) {
+        if (typeof chunk !== 'string' && !(chunk instanceof Uint8Array)) {
+          throw new TypeError(`a fragmented message's chunks are strings or Uint8Arrays, not ${describe(chunk)}`);
+        }
+        if (this.meter !== null) size += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
+        if (pending !== null) {
+          // The core numbers the frames (first TEXT or BINARY, then CONTINUATION) and refuses a part of the other type.
+          this.protocol.sendFragment(typeof pending !== 'string', pending, false);
+          await this.drained();
+        }
+        pending = chunk;
       }
-      const chunkOpcode = typeof chunk === 'string' ? Opcode.TEXT : Opcode.BINARY;
-      if (messageOpcode === -1) messageOpcode = chunkOpcode;
-      else if (messageOpcode !== chunkOpcode) throw new TypeError('all chunks of a fragmented message must be of one type');
-      if (this.meter !== null) size += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
-      if (pending !== null) {
-        this.protocol.sendFrame(first ? messageOpcode : Opcode.CONTINUATION, pending, false);
-        first = false;
-        await this.drained();
-      }
-      pending = chunk;
+      if (pending === null) return;
+      this.protocol.sendFragment(typeof pending !== 'string', pending, true);
+    } catch (error) {
+      // Half a message is out and cannot be finished: any later frame would break it (as Python websockets does).
+      if (this.protocol.sendingFragments && this.protocol.state === State.OPEN) this.fail(1011, 'error in a fragmented message');
+      throw error;
     }
-    if (pending === null) return;
-    this.protocol.sendFrame(first ? messageOpcode : Opcode.CONTINUATION, pending, true);
-    this.meter?.sent(messageOpcode === Opcode.BINARY, size);
+    this.meter?.sent(typeof pending !== 'string', size);
   }
 
   /** Whether a message of `size` bytes would be compressed (permessage-deflate negotiated and above its threshold). */
@@ -736,14 +736,10 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
       try {
         bytes = await codec.decode(data, this.protocol.messageSizeLimit);
       } catch (error) {
-        const e = error as { closeCode?: number; message: string };
-        this.protocol.fail(e.closeCode ?? 1007, e.message);
+        this.protocol.inflateFailed(error as Error & { closeCode?: number });
         return null;
       }
-      if (!binary && !isUtf8(bytes)) {
-        this.protocol.fail(1007, 'invalid UTF-8 in text message');
-        return null;
-      }
+      if (!this.protocol.acceptInflated(bytes, binary)) return null;
       if (this.meter !== null) {
         this.meter.inflateIn += data.length;
         this.meter.inflateOut += bytes.length;

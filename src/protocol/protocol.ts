@@ -18,7 +18,10 @@ export type State = (typeof State)[keyof typeof State];
 export interface ProtocolHandler {
   /** Bytes to write to the transport, in order. */
   onWrite(data: Buffer): void;
-  /** A complete message. Text has been validated as UTF-8 unless `compressed`. */
+  /**
+   * A complete message. Text has been validated as UTF-8 unless `compressed`: a compressed message is inflated by
+   * the I/O layer and handed back to {@link Protocol.acceptInflated}, which checks it.
+   */
   onMessage(data: Buffer, binary: boolean, compressed: boolean): void;
   /** A ping arrived (the pong is already written). */
   onPing(payload: Buffer): void;
@@ -133,6 +136,8 @@ export class Protocol {
   private validatingText = false;
   private messageParts: ByteAccumulator | null = null;
   private utf8Validator: Utf8Validator | null = null;
+  /** TEXT or BINARY while the frames of a fragmented message are being sent, 0 between messages. */
+  private sendingOpcode = 0;
 
   constructor(side: Side, handler: ProtocolHandler, options: ProtocolOptions = {}) {
     this.side = side;
@@ -350,6 +355,8 @@ export class Protocol {
       return this.failInput(1002, `reserved opcode ${opcode}`);
     } else if (opcode === Opcode.CONTINUATION) {
       if (this.messageOpcode === 0) return this.failInput(1002, 'continuation frame with no message to continue');
+      // RFC 7692 §6: "An endpoint MUST NOT set the 'Per-Message Compressed' bit of ... non-first fragments of a data
+      // message. An endpoint receiving such a frame MUST _Fail the WebSocket Connection_."
       if (rsv1) return this.failInput(1002, 'RSV1 set on a continuation frame');
     } else {
       if (this.messageOpcode !== 0) return this.failInput(1002, 'new message started inside a fragmented message');
@@ -478,33 +485,79 @@ export class Protocol {
     }
   }
 
+  /**
+   * A compressed message ({@link ProtocolHandler.onMessage} with `compressed`) as the I/O layer inflated it: text is
+   * checked as UTF-8 here, as uncompressed text is while it is parsed. Returns false after failing the connection
+   * with 1007 if it is not valid.
+   */
+  acceptInflated(data: Uint8Array, binary: boolean): boolean {
+    // RFC 6455 §8.1: "When an endpoint is to interpret a byte stream as UTF-8 but finds that the byte stream is not,
+    // in fact, a valid UTF-8 stream, that endpoint MUST _Fail the WebSocket Connection_." (1007, §7.4.1).
+    if (binary || isValidUtf8(data)) return true;
+    return this.fail(1007, 'invalid UTF-8 in text message');
+  }
+
+  /**
+   * The I/O layer could not inflate a compressed message: fails the connection with the error's close code (1009
+   * from a size limit), else 1007, the data not being consistent with the message (RFC 6455 §7.4.1).
+   */
+  inflateFailed(error: { closeCode?: number; message: string }): void {
+    this.fail(error.closeCode ?? 1007, error.message);
+  }
+
   // ---- output --------------------------------------------------------------
 
   /** Sends a text message. */
   sendText(data: string | Uint8Array): void {
     this.checkOpen();
+    this.checkDataFrame(Opcode.TEXT, true, false);
     this.writeFrame(Opcode.TEXT, data, true, false);
   }
 
   /** Sends a binary message. */
   sendBinary(data: Uint8Array): void {
     this.checkOpen();
+    this.checkDataFrame(Opcode.BINARY, true, false);
     this.writeFrame(Opcode.BINARY, data, true, false);
   }
 
   /**
-   * Sends one data frame: the building block for fragmented and compressed
-   * messages. The caller is responsible for the fragment sequence.
+   * Sends one data frame: TEXT or BINARY starts a message, CONTINUATION continues the one `fin` has not ended,
+   * `rsv1` marks a compressed message (permessage-deflate negotiated, first frame only). Frames out of that order
+   * throw {@link InvalidState} and are not sent.
    */
   sendFrame(opcode: number, data: string | Uint8Array, fin: boolean, rsv1 = false): void {
     this.checkOpen();
+    this.checkDataFrame(opcode, fin, rsv1);
     this.writeFrame(opcode, data, fin, rsv1);
+  }
+
+  /**
+   * Sends the next frame of a message given in parts: the first as TEXT or BINARY, the others as CONTINUATION; `fin`
+   * ends the message. A part of the other type than the message's first throws {@link InvalidState}.
+   */
+  sendFragment(binary: boolean, data: string | Uint8Array, fin: boolean): void {
+    const opcode = binary ? Opcode.BINARY : Opcode.TEXT;
+    if (this.sendingOpcode === 0) {
+      this.sendFrame(opcode, data, fin);
+      return;
+    }
+    // RFC 6455 §5.4: a fragmented message's type is its first frame's; the others are continuation frames.
+    if (opcode !== this.sendingOpcode) throw new InvalidState("a fragmented message's parts must all be text or all be binary");
+    this.sendFrame(Opcode.CONTINUATION, data, fin);
+  }
+
+  /** Whether a fragmented message is being sent: its first frame went out, its last (FIN) not yet. */
+  get sendingFragments(): boolean {
+    return this.sendingOpcode !== 0;
   }
 
   /** Writes bytes that are already a complete unmasked frame (a broadcast); server side only. */
   sendEncoded(frame: Buffer): void {
     this.checkOpen();
     if (this.side !== 'server') throw new InvalidState('pre-encoded frames are unmasked: server side only');
+    // RFC 6455 §5.4: "the fragments of one message MUST NOT be interleaved between the fragments of another message".
+    if (this.sendingOpcode !== 0) throw new InvalidState('a fragmented message is being sent');
     this.handler.onWrite(frame);
   }
 
@@ -553,6 +606,29 @@ export class Protocol {
     this.state = State.CLOSED;
     this.end();
     return false;
+  }
+
+  /**
+   * The order of data frames on the way out, checked before one is written; the frame is recorded as sent.
+   */
+  private checkDataFrame(opcode: number, fin: boolean, rsv1: boolean): void {
+    const sending = this.sendingOpcode;
+    if (opcode === Opcode.CONTINUATION) {
+      // RFC 6455 §5.4: a continuation frame follows a first frame whose FIN bit was clear.
+      if (sending === 0) throw new InvalidState('a continuation frame needs a fragmented message being sent');
+      // RFC 7692 §6.1: the "Per-Message Compressed" bit is set on the first frame of a message; §6: an endpoint
+      // "MUST NOT set [it on] non-first fragments of a data message".
+      if (rsv1) throw new InvalidState('RSV1 is set on the first frame of a message only');
+    } else {
+      if (opcode !== Opcode.TEXT && opcode !== Opcode.BINARY) throw new RangeError(`opcode ${opcode} is not a data frame's`);
+      // RFC 6455 §5.4: "the fragments of one message MUST NOT be interleaved between the fragments of another
+      // message unless an extension has been negotiated that can interpret the interleaving" (none is).
+      if (sending !== 0) throw new InvalidState('a fragmented message is being sent: a new one waits for its last frame');
+      // RFC 7692 §6: RSV1 means "compressed" only where permessage-deflate was negotiated (RFC 6455 §5.2).
+      if (rsv1 && !this.rsv1Allowed) throw new InvalidState('RSV1 set without a negotiated extension');
+    }
+    if (fin) this.sendingOpcode = 0;
+    else if (sending === 0) this.sendingOpcode = opcode;
   }
 
   private checkOpen(): void {

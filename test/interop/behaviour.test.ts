@@ -123,6 +123,24 @@ for (const pairing of pairings()) {
         assert.equal(await ws.recv(), 'after');
       }));
 
+    it('an iterable that fails after its first part closes with 1011, and no frame breaks the half-sent message', async () => {
+      const session = await pairing.open();
+      const failure = new Error('the source failed');
+      async function* failing() {
+        yield 'first part ';
+        yield 'second part';
+        throw failure;
+      }
+      await assert.rejects(session.ws.send(failing()), (e: unknown) => e === failure);
+      // Nothing may follow half a message: a send now is refused, not written as a new message inside it.
+      await assert.rejects(session.ws.send('after'));
+      const seen = await within(session.peerClosed, 5000, 'peer close report');
+      assert.equal(seen.code, 1011, `the peer saw ${seen.code} ${seen.reason}`);
+      // Failing the connection sends 1011 and closes without waiting for an answer (RFC 6455 §7.1.7).
+      const info = await within(session.ws.closed, 5000, 'closed');
+      assert.equal(info.wasClean, false);
+    });
+
     it('receives fragmented messages', () =>
       withSession(async ({ ws }) => {
         await ws.send('__frag__');
