@@ -12,8 +12,17 @@ import { HttpHeaders, type HttpLimits } from '../protocol/http11.js';
 
 /** Limits of the HTTP/2 sessions a server runs (`http2` option of `serve()`). */
 export interface Http2Limits {
-  /** Most streams (WebSockets and handshakes) open at once on one session: SETTINGS_MAX_CONCURRENT_STREAMS. Default 100. */
+  /**
+   * Most streams (WebSockets and handshakes) open at once on one session: SETTINGS_MAX_CONCURRENT_STREAMS of the
+   * sessions the server runs, and a limit wskit keeps itself on the WebSocket streams of any session (an attached
+   * server's settings are the application's). Default 100.
+   */
   maxStreamsPerSession?: number;
+  /**
+   * Most WebSocket streams (established or in their handshake) open at once over HTTP/2 on the whole server, all
+   * sessions together; beyond it an extended CONNECT is answered 503. Default 10,000.
+   */
+  maxStreams?: number;
   /**
    * Most streams of a session that may end abnormally within `resetWindow` ms (reset by RST_STREAM, or refused or
    * timed out before the WebSocket was established): beyond it the session gets GOAWAY (ENHANCE_YOUR_CALM) and is
@@ -32,6 +41,7 @@ export type Http2Option = boolean | Http2Limits;
 /** Defaults of {@link Http2Limits}. */
 export const DEFAULT_HTTP2_LIMITS: Required<Http2Limits> = {
   maxStreamsPerSession: 100,
+  maxStreams: 10_000,
   maxResets: 200,
   resetWindow: 10_000,
   maxInvalidFrames: 100,
@@ -139,6 +149,8 @@ export class SessionGuard {
   private abnormal = 0;
   /** WebSockets open on the session. */
   open = 0;
+  /** WebSocket streams of the session, established or in their handshake. */
+  streams = 0;
 
   constructor(session: http2.ServerHttp2Session, limits: Required<Http2Limits>, idleTimeout: number | null) {
     this.session = session;
@@ -170,6 +182,46 @@ export class SessionGuard {
       this.session.destroy();
     }
   }
+}
+
+/** Why an extended CONNECT stream is refused by {@link Http2StreamCount}. */
+export type StreamRefusal = 'session' | 'server';
+
+/**
+ * Counts the WebSocket streams of a server, per session and in total, against `maxStreamsPerSession` and
+ * `maxStreams`; a stream admitted is counted until it closes.
+ */
+export class Http2StreamCount {
+  private readonly limits: Required<Http2Limits>;
+  /** WebSocket streams open over HTTP/2 on the server. */
+  total = 0;
+
+  constructor(limits: Required<Http2Limits>) {
+    this.limits = limits;
+  }
+
+  /** Counts `stream` (of the session `guard` watches) until it closes, or says which limit refuses it. */
+  admit(stream: http2.ServerHttp2Stream, guard: SessionGuard | undefined): StreamRefusal | null {
+    if (guard !== undefined && guard.streams >= this.limits.maxStreamsPerSession) return 'session';
+    if (this.total >= this.limits.maxStreams) return 'server';
+    this.total++;
+    if (guard !== undefined) guard.streams++;
+    stream.once('close', () => {
+      this.total--;
+      if (guard !== undefined) guard.streams--;
+    });
+    return null;
+  }
+}
+
+/**
+ * Refuses a stream `admit` refused. RFC 9113 §5.1.2: a stream beyond the session's concurrency limit is a stream
+ * error REFUSED_STREAM (the request was not processed; the client may retry it on another connection). The
+ * server's total is an overload like `maxConnections`: 503 with Retry-After.
+ */
+export function refuseStream(stream: http2.ServerHttp2Stream, refusal: StreamRefusal): void {
+  if (refusal === 'session') stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
+  else respondOnStream(stream, 503, [['retry-after', '1']], 'too many WebSockets over HTTP/2\n');
 }
 
 function noop(): void {}

@@ -148,7 +148,17 @@ export function checkServerOptions(options: object): void {
   checkOptional(o.connectionRate as object | undefined, 'connectionRate.', { perIp: { integer: true }, intervalMs: { ...MS, min: 1 } });
   checkOptional(o.httpLimits as object | undefined, 'httpLimits.', HTTP_LIMIT_RULES);
   checkOptional(o.broadcast as object | undefined, 'broadcast.', { maxBuffered: BYTES });
+  if (typeof o.http2 === 'object') checkOptional(o.http2 as object, 'http2.', HTTP2_RULES);
 }
+
+// SETTINGS_MAX_CONCURRENT_STREAMS is a 32-bit value (RFC 9113 §6.5.2).
+const HTTP2_RULES = {
+  maxStreamsPerSession: { ...POSITIVE_COUNT, max: 2 ** 32 - 1 },
+  maxStreams: POSITIVE_COUNT,
+  maxResets: POSITIVE_COUNT,
+  resetWindow: { ...MS, min: 1 },
+  maxInvalidFrames: { integer: true },
+};
 
 /** Checks every numeric option of `connect()`; throws TypeError or RangeError naming the first bad one. */
 export function checkConnectOptions(options: object): void {

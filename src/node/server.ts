@@ -40,8 +40,10 @@ import type { MetricsSource, RefusalReason, ServerMetrics } from '../metrics/ser
 import { observabilityFor, type Observability, type ServerLogger } from './observability.js';
 import { IncomingRequest } from './request-info.js';
 import {
+  Http2StreamCount,
   http2Limits,
   http2RequestHead,
+  refuseStream,
   isHttp2Stream,
   respondOnStream,
   SessionGuard,
@@ -143,6 +145,8 @@ export class Server implements ConnectionOwner {
   /** Runs the HTTP/2 sessions of sockets this server accepted (made on the first one). */
   private http2Sessions: http2.Http2Server | null = null;
   private readonly sessions = new Set<http2.ServerHttp2Session>();
+  /** WebSocket streams over HTTP/2, per session and in total (also for an attached http2 server). */
+  private readonly http2Streams: Http2StreamCount;
 
   constructor(handler: Handler, options: ServerOptions = {}) {
     this.handler = handler;
@@ -150,6 +154,7 @@ export class Server implements ConnectionOwner {
     this.admission = new Admission(options);
     this.handshake = new ServerHandshake(this.options);
     this.http2Limits = http2Limits(options.http2);
+    this.http2Streams = new Http2StreamCount(this.http2Limits ?? http2Limits(true)!);
     this.httpLimits = { ...DEFAULT_HTTP_LIMITS, ...options.httpLimits };
     this.hub = new Hub({ backplane: options.backplane, broadcast: options.broadcast, logger: options.logger });
     this.observability = observabilityFor(options.metrics, options.logger, options.route !== undefined, () => this.metricsSnapshotSource());
@@ -344,6 +349,12 @@ export class Server implements ConnectionOwner {
     if (this.closing) {
       this.observability?.refused('shutting_down');
       stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
+      return true;
+    }
+    const overLimit = this.http2Streams.admit(stream, guard);
+    if (overLimit !== null) {
+      this.observability?.refused('connection_limit');
+      refuseStream(stream, overLimit);
       return true;
     }
     const peer = stream.session?.socket ?? {};

@@ -73,6 +73,12 @@ describe('serve(), attach() and connect() refuse bad numeric options', () => {
     ['httpLimits.maxHeaders: NaN', { httpLimits: { maxHeaders: NaN } }, RangeError],
     ['broadcast.maxBuffered: -1', { broadcast: { maxBuffered: -1 } }, RangeError],
     ['port: 70000', { port: 70000 }, RangeError],
+    ['http2.maxStreamsPerSession: 0', { http2: { maxStreamsPerSession: 0 } }, RangeError],
+    ['http2.maxStreamsPerSession: 2^32', { http2: { maxStreamsPerSession: 2 ** 32 } }, RangeError],
+    ['http2.maxStreams: NaN', { http2: { maxStreams: NaN } }, RangeError],
+    ["http2.maxResets: '5'", { http2: { maxResets: '5' } }, TypeError],
+    ['http2.resetWindow: 0', { http2: { resetWindow: 0 } }, RangeError],
+    ['http2.maxInvalidFrames: 1.5', { http2: { maxInvalidFrames: 1.5 } }, RangeError],
   ];
   for (const [name, options, type] of badServerOptions) {
     test(`serve() and attach() refuse ${name}`, async () => {
