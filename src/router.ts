@@ -17,14 +17,18 @@
  *   those over `path` wildcards; a failed branch falls back to the next one.
  */
 import type { Connection } from './node/connection.js';
-import type { Handler, RouteMatch } from './node/server.js';
+import { isCallbackHandlers } from './node/callbacks.js';
+import type { Handler, RouteMatch, ServerHandler } from './node/server.js';
 import type { RequestInfo } from './node/types.js';
 
 /** The segment types a parameter may declare: `{name}` is `str`. */
 export type ParamType = 'str' | 'int' | 'path';
 
-/** Routes: `{ '/light/{status}': handler }` or a list of `[pattern, handler]` pairs. */
-export type Routes = Record<string, Handler> | Iterable<readonly [string, Handler]>;
+/**
+ * Routes: `{ '/light/{status}': handler }` or a list of `[pattern, handler]` pairs; a handler is a function or an
+ * object of callbacks (`{ open, message, close, drain }`, which needs the router as the `route` option).
+ */
+export type Routes = Record<string, ServerHandler> | Iterable<readonly [string, ServerHandler]>;
 
 /**
  * A compiled set of routes. It is a function from a request to a match, so it
@@ -38,15 +42,18 @@ export interface Router {
   /** Looks up a raw (still percent-encoded) path without a query. */
   match(path: string): RouteMatch | null;
   /** Adds a route; throws on a malformed pattern or one that is already taken. */
-  add(pattern: string, handler: Handler): this;
-  /** A connection handler that dispatches by path; an unmatched path is closed with 1008 (prefer the `route` option: 404). */
+  add(pattern: string, handler: ServerHandler): this;
+  /**
+   * A connection handler that dispatches by path; an unmatched path is closed with 1008 (prefer the `route` option:
+   * 404). Routes of callbacks are served only through the `route` option (a connection is in one mode from its start).
+   */
   readonly handler: Handler;
   /** The patterns added, in order. */
   readonly patterns: readonly string[];
 }
 
 interface Leaf {
-  handler: Handler;
+  handler: ServerHandler;
   names: string[];
   pattern: string;
 }
@@ -177,7 +184,7 @@ export function router(routes: Routes = {}): Router {
 
   const route = ((request: Pick<RequestInfo, 'path'>) => match(request.path)) as Router;
 
-  const add = (pattern: string, handler: Handler): Router => {
+  const add = (pattern: string, handler: ServerHandler): Router => {
     const tokens = parsePattern(pattern);
     let node = root;
     const names: string[] = [];
@@ -208,6 +215,10 @@ export function router(routes: Routes = {}): Router {
     const found = ws.request ? match(ws.request.path) : null;
     if (found === null) return void ws.close(1008, 'no route for this path');
     ws.params = found.params;
+    if (isCallbackHandlers(found.handler)) {
+      // Reported as a handler failure (logged, 1011): the server was set up wrongly, not the client.
+      throw new TypeError(`route ${found.pattern ?? ws.request?.path} has callbacks: pass the router as the route option of serve()/attach()`);
+    }
     return found.handler(ws);
   };
 
@@ -217,8 +228,8 @@ export function router(routes: Routes = {}): Router {
     handler: { value: handler },
     patterns: { get: () => patterns as readonly string[] },
   });
-  const entries: Iterable<readonly [string, Handler]> =
-    Symbol.iterator in routes ? (routes as Iterable<readonly [string, Handler]>) : Object.entries(routes);
+  const entries: Iterable<readonly [string, ServerHandler]> =
+    Symbol.iterator in routes ? (routes as Iterable<readonly [string, ServerHandler]>) : Object.entries(routes);
   for (const [pattern, h] of entries) add(pattern, h);
   return route;
 }

@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import net from 'node:net';
-import { serve, type Handler, type Server, type ServerOptions } from '../src/index.js';
+import { serve, type Handler, type Server, type ServerHandler, type ServerOptions } from '../src/index.js';
 
 /** Debian's python3 (python3-websockets lives in its dist-packages, not in pyenv's). */
 export const SYSTEM_PYTHON = '/usr/bin/python3';
@@ -95,7 +95,7 @@ export const skipWithoutCertutil: string | false = existsSync('/usr/bin/certutil
   : 'certutil is not installed (apt-get install libnss3-tools)';
 
 /** Starts a wskit server on 127.0.0.1 with a free port. */
-export function startServer(handler: Handler, options: ServerOptions = {}): Promise<Server> {
+export function startServer(handler: ServerHandler, options: ServerOptions = {}): Promise<Server> {
   return serve(handler, { host: '127.0.0.1', port: 0, logger: null, ...options });
 }
 

@@ -60,7 +60,7 @@ describe('router: matching', () => {
       ['/a/{x}/d', named('axd')],
     ]);
     assert.deepEqual(r.match('/a/b/d')?.params, { x: 'b' });
-    assert.equal(r.match('/a/b/c')?.handler.name, 'abc');
+    assert.equal((r.match('/a/b/c')?.handler as Handler).name, 'abc');
   });
 
   it('rejects malformed and conflicting patterns', () => {

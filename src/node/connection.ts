@@ -7,6 +7,7 @@ import { Protocol, State, type ProtocolHandler, type Side } from '../protocol/pr
 import type { Hub } from '../pubsub/hub.js';
 import type { BroadcastData, BroadcastResult } from '../pubsub/broadcast.js';
 import type { RouteMeter } from '../metrics/route-meter.js';
+import { SendStatus, type WebSocketHandlers } from './callbacks.js';
 import { Keepalive, type KeepaliveHost } from './keepalive.js';
 import type { MessageCodec } from './message-codec.js';
 import { MessageQueue } from './message-queue.js';
@@ -38,12 +39,19 @@ export interface ConnectionInit extends ConnectionOptions {
   owner?: ConnectionOwner;
   /** The metrics of the connection's route (server with metrics on), counted into as messages pass. */
   meter?: RouteMeter | null;
+  /**
+   * Callback mode (server side): messages go to `callbacks.message` as they are parsed instead of the queue that
+   * `recv()` and `for await` read. Nothing is read until the server calls `startCallbacks()`.
+   */
+  callbacks?: WebSocketHandlers | null;
 }
 
 /** What is told synchronously when a connection closes. */
 export interface ConnectionOwner {
   /** `ws` is closed; `ws.closeCode` and `ws.closeReason` are set. */
   connectionClosed(ws: Connection): void;
+  /** A callback of `ws` (callback mode) threw or rejected with `error`: report it and close the connection (1011). */
+  callbackFailed(ws: Connection, error: unknown): void;
 }
 
 const DONE: IteratorResult<Message> = Object.freeze({ value: undefined, done: true });
@@ -81,6 +89,15 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
   private readonly queue: MessageQueue;
   private readonly codec: MessageCodec | null;
   private readonly writeLimit: number;
+  private readonly backpressureLimit: number;
+  /** Callback mode's handlers, or null: messages go to the queue. */
+  private readonly callbacks: WebSocketHandlers | null;
+  /** sendNow() returned BACKPRESSURE: `drain` is called when the socket drains. */
+  private drainWanted = false;
+  /** Inside handleData in callback mode: writes are flushed when it returns, not on the next tick. */
+  private receiving = false;
+  /** Callback mode: bytes that came with the handshake, parsed once `open` has run. */
+  private heldHead: Buffer | null = null;
   private readonly closeTimeout: number;
   private readonly keepalive: Keepalive;
   /** Frames written this turn of the event loop, flushed together on the next tick. */
@@ -121,6 +138,8 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
     this.request = init.request;
     this.codec = init.codec ?? null;
     this.writeLimit = init.writeLimit ?? 64 * 1024;
+    this.backpressureLimit = init.backpressureLimit ?? 16 * 1024 * 1024;
+    this.callbacks = init.callbacks ?? null;
     this.closeTimeout = init.closeTimeout ?? 10_000;
     this.keepalive = new Keepalive(
       this,
@@ -145,11 +164,40 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
     this.socket.on('error', onSocketError);
     this.socket.on('drain', onSocketDrain);
     (this.socket as { setNoDelay?: (v: boolean) => void }).setNoDelay?.(true);
-    if (init.head !== undefined && init.head.length > 0) this.protocol.receiveData(init.head);
+    this.keepalive.start();
+    if (this.callbacks !== null) {
+      // No message may reach `message` before `open` has run: reading starts in startCallbacks().
+      if (init.head !== undefined && init.head.length > 0) this.heldHead = init.head;
+      return;
+    }
+    this.startReading(init.head);
+  }
+
+  private startReading(head: Buffer | null | undefined): void {
+    if (head !== undefined && head !== null && head.length > 0) {
+      if (this.callbacks !== null) this.handleData(head);
+      else this.protocol.receiveData(head);
+    }
     // The connection owns the socket's flow from here: a socket handed over paused (during the handshake) reads
     // again, unless what came with the handshake already filled the queue.
-    if (this.pausedBy === 0) this.socket.resume();
-    this.keepalive.start();
+    if (this.pausedBy === 0 && this.closeInfo === null) this.socket.resume();
+  }
+
+  /** @internal Callback mode: runs `open`, then starts reading (what came with the handshake first). */
+  startCallbacks(): void {
+    const callbacks = this.callbacks!;
+    if (callbacks.open !== undefined) {
+      let result: unknown;
+      try {
+        result = callbacks.open(this);
+      } catch (error) {
+        this.callbackFailed(error);
+      }
+      if (isThenable(result)) result.then(undefined, (error: unknown) => this.callbackFailed(error));
+    }
+    const head = this.heldHead;
+    this.heldHead = null;
+    this.startReading(head);
   }
 
   /** Path parameters filled in by a router, e.g. `{ status: 'on' }` for `/light/{status}`. */
@@ -276,6 +324,42 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
       meter.sent(false, framePayloadLength(this.bufferedAmount - before, false));
     }
     return this.drained();
+  }
+
+  /**
+   * Sends a message now, without a promise (the callback API's send, as Bun's `ws.send()`): a string as text, bytes
+   * as binary. Returns the number of bytes queued for it (its frame, header included; for a message handed to
+   * permessage-deflate, its uncompressed size, at least 1) while what waits to be written stays within `writeLimit`;
+   * `SendStatus.BACKPRESSURE` (-1) when the message was queued but more than `writeLimit` bytes now wait (the
+   * `drain` callback follows once they are written); `SendStatus.DROPPED` (0) when it was not sent: the
+   * connection is not open, or more than `backpressureLimit` bytes already waited. Throws a TypeError for other data.
+   */
+  sendNow(data: string | Uint8Array | ArrayBuffer | ArrayBufferView): number {
+    if (this.protocol.state !== State.OPEN) return SendStatus.DROPPED;
+    const socket = this.socket;
+    const before = socket.writableLength + this.pendingBytes;
+    if (before + this.outboundBytes > this.backpressureLimit) return SendStatus.DROPPED;
+    let payload: string | Uint8Array;
+    if (typeof data === 'string' || data instanceof Uint8Array) payload = data;
+    else if (data instanceof ArrayBuffer) payload = new Uint8Array(data);
+    else if (ArrayBuffer.isView(data)) payload = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    else throw new TypeError(`sendNow() takes a string or bytes, not ${describe(data)}`);
+    let queued: number;
+    if (this.codec !== null || this.outbound !== null || this.fragmenting !== null) {
+      // Compression (or a message before this one) is asynchronous: the message is chained behind, as send() does.
+      void this.send(payload);
+      queued = Math.max(1, typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length);
+    } else {
+      if (typeof payload === 'string') this.protocol.sendText(payload);
+      else this.protocol.sendBinary(payload);
+      queued = socket.writableLength + this.pendingBytes - before;
+      if (this.meter !== null) this.meter.sent(typeof payload !== 'string', framePayloadLength(queued, false));
+    }
+    if (before + queued + this.outboundBytes <= this.writeLimit) return queued;
+    // Over the limit: hand this turn's frames to the (corked) socket, whose 'drain' tells when they are gone.
+    this.spillWrites();
+    this.drainWanted = true;
+    return SendStatus.BACKPRESSURE;
   }
 
   private sendThroughCodec(payload: string | Uint8Array, binary: boolean): Promise<void> {
@@ -436,6 +520,52 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
     this.drainWaiter = null;
     this.drainResolve = null;
     resolve?.();
+    if (this.drainWanted && this.protocol.state === State.OPEN) {
+      this.drainWanted = false;
+      const callbacks = this.callbacks;
+      if (callbacks?.drain !== undefined) {
+        try {
+          callbacks.drain(this);
+        } catch (error) {
+          this.callbackFailed(error);
+        }
+      }
+    }
+  }
+
+  /** A callback threw or rejected: the server logs it and closes with 1011 (a connection without one fails). */
+  private callbackFailed(error: unknown): void {
+    if (this.owner !== null) this.owner.callbackFailed(this, error);
+    else this.fail(1011, 'internal error');
+  }
+
+  /**
+   * Callback mode: hands a message to `message`. `counted`: it already counts toward maxQueue (it was
+   * decompressed), until the callback is done with it. A promise returned counts it until it settles.
+   */
+  private deliver(message: Message, binary: boolean, counted: boolean): void {
+    const callbacks = this.callbacks!;
+    let result: unknown;
+    if (callbacks.message !== undefined) {
+      try {
+        result = callbacks.message(this, message, binary);
+      } catch (error) {
+        this.callbackFailed(error);
+      }
+    }
+    if (result === undefined || !isThenable(result)) {
+      if (counted) this.queue.abandon();
+      return;
+    }
+    // Up to maxQueue messages wait for their callback's promise (or zlib); past that, reading pauses.
+    if (!counted) this.queue.expect();
+    result.then(
+      () => this.queue.abandon(),
+      (error: unknown) => {
+        this.queue.abandon();
+        this.callbackFailed(error);
+      },
+    );
   }
 
   /**
@@ -629,7 +759,8 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
     if (this.pendingFirst === null) {
       this.pendingFirst = data;
       this.pendingBytes = data.length;
-      process.nextTick(flushWrites, this);
+      // In callback mode's handleData the frames of the chunk's messages go out when it returns.
+      if (!this.receiving) process.nextTick(flushWrites, this);
       return;
     }
     (this.pendingMore ??= []).push(data);
@@ -676,7 +807,15 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
     // After our Close the application reads at most a full queue (messages decompressing included); the rest is read
     // only to reach the peer's Close, as browsers discard every message once close() is called (WHATWG HTML §9.3.4).
     if (this.closeSent && this.queue.isFull) return;
-    if (!compressed && this.inbound === null) {
+    if (this.callbacks !== null) {
+      // Callback mode hands on no message once close() was called (a failed callback included), as Bun and browsers.
+      if (this.closeCalled) return;
+      if (!compressed && this.inbound === null) {
+        if (this.meter !== null) this.meter.received(binary, data.length);
+        this.deliver(binary ? data : data.toString('utf8'), binary, false);
+        return;
+      }
+    } else if (!compressed && this.inbound === null) {
       if (this.meter !== null) this.meter.received(binary, data.length);
       this.queue.push(binary ? data : data.toString('utf8'));
       return;
@@ -687,7 +826,8 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
     this.queue.expect();
     const step = async (): Promise<void> => {
       const message = await this.decode(data, binary, compressed);
-      if (message === null) this.queue.abandon();
+      if (message === null || (this.callbacks !== null && this.closeCalled)) this.queue.abandon();
+      else if (this.callbacks !== null) this.deliver(message, binary, true);
       else this.queue.push(message, true);
     };
     const previous = this.inbound ?? RESOLVED;
@@ -780,7 +920,18 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
 
   /** @internal */
   handleData(chunk: Buffer): void {
-    this.protocol.receiveData(chunk);
+    if (this.callbacks === null) {
+      this.protocol.receiveData(chunk);
+    } else {
+      // The callbacks ran synchronously: what they sent goes out now, in one write (no tick scheduled).
+      this.receiving = true;
+      try {
+        this.protocol.receiveData(chunk);
+      } finally {
+        this.receiving = false;
+      }
+      if (this.pendingFirst !== null || this.spilled) this.flushWrites();
+    }
     // A peer that sends (pings, say) but doesn't read what we answer is not read from
     // until the socket drains: automatic replies never pile up without bound.
     if (this.socket.writableLength + this.pendingBytes > this.writeLimit * 4) {
@@ -841,10 +992,22 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
     this.owner?.connectionClosed(this);
     this.resolveClosed?.(info);
     this.resolveClosed = null;
+    const callbacks = this.callbacks;
+    if (callbacks?.close !== undefined) {
+      try {
+        callbacks.close(this, info.code, info.reason);
+      } catch (error) {
+        this.callbackFailed(error);
+      }
+    }
   }
 }
 
 function noop(): void {}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
+}
 
 /**
  * Returns `promise` with a rejection handler attached, so that a rejection nobody awaits (`setInterval(() =>

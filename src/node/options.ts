@@ -122,6 +122,7 @@ const CONNECTION_RULES: Record<string, NumberRule & { nullable?: boolean }> = {
   maxFragments: POSITIVE_COUNT,
   maxQueue: POSITIVE_COUNT,
   writeLimit: BYTES,
+  backpressureLimit: BYTES,
   pingInterval: { ...MS, nullable: true },
   pingTimeout: { ...MS, nullable: true },
   closeTimeout: MS,

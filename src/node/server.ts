@@ -27,6 +27,7 @@ import {
 } from '../protocol/http11.js';
 import { ConnectionClosed, InvalidState } from '../errors.js';
 import { Admission, addressKey, type AdmissionLimits } from './admission.js';
+import { checkCallbackHandlers, isCallbackHandlers, type WebSocketHandlers } from './callbacks.js';
 import { Connection, type ConnectionOwner } from './connection.js';
 import { PerMessageDeflateServer, serverExtensionsWithCompression, type CompressionOption, type CompressionOptions } from './deflate.js';
 import type { Backplane } from '../pubsub/backplane.js';
@@ -58,6 +59,9 @@ import { checkServerOptions } from './options.js';
 /** A connection handler: runs for the connection's lifetime; when it returns, the connection is closed (1000). */
 export type Handler = (ws: Connection) => void | Promise<void>;
 
+/** What runs a server's connections: a {@link Handler} function (async API) or {@link WebSocketHandlers} (callbacks). */
+export type ServerHandler = Handler | WebSocketHandlers;
+
 /** An HTTP response a hook returns to answer a request instead of upgrading it. */
 export interface HttpResponse {
   /** The status code, e.g. 401 or 200. */
@@ -70,8 +74,8 @@ export interface HttpResponse {
 
 /** What a route lookup returns: the handler to run and the path parameters. */
 export interface RouteMatch {
-  /** The handler for this path. */
-  handler: Handler;
+  /** The handler for this path: a function, or callbacks. */
+  handler: ServerHandler;
   /** Named path parameters. */
   params: Record<string, string>;
   /** The route pattern that matched (`/rooms/{room}`): the `route` label of the metrics. */
@@ -125,7 +129,7 @@ export interface ServerOptions extends ConnectionOptions, AdmissionLimits {
 export class Server implements ConnectionOwner {
   /** Open connections. */
   readonly connections = new Set<Connection>();
-  private readonly handler: Handler;
+  private readonly handler: ServerHandler;
   private readonly options: ServerOptions;
   private readonly pending: PendingHandshakes;
   private readonly httpLimits: Required<HttpLimits>;
@@ -148,7 +152,9 @@ export class Server implements ConnectionOwner {
   /** WebSocket streams over HTTP/2, per session and in total (also for an attached http2 server). */
   private readonly http2Streams: Http2StreamCount;
 
-  constructor(handler: Handler, options: ServerOptions = {}) {
+  constructor(handler: ServerHandler, options: ServerOptions = {}) {
+    if (isCallbackHandlers(handler)) checkCallbackHandlers(handler);
+    else if (typeof handler !== 'function') throw new TypeError(`a server's handler is a function or an object of callbacks, not ${typeof handler}`);
     this.handler = handler;
     this.options = { ...options, extensions: serverExtensionsWithCompression(options.compression, options.extensions) };
     this.admission = new Admission(options);
@@ -601,12 +607,16 @@ export class Server implements ConnectionOwner {
       const guard = SessionGuard.of((socket as http2.ServerHttp2Stream).session);
       if (guard !== undefined) guard.open++;
     }
+    const handler = route?.handler ?? this.handler;
+    const callbacks = isCallbackHandlers(handler) ? handler : null;
     // The connection's settings, not a spread of every server option (a large object per handshake).
     const ws = new Connection(socket, 'server', {
       maxMessageSize: options.maxMessageSize,
       maxFragments: options.maxFragments,
       maxQueue: options.maxQueue,
       writeLimit: options.writeLimit,
+      backpressureLimit: options.backpressureLimit,
+      callbacks,
       pingInterval: options.pingInterval,
       pingTimeout: options.pingTimeout,
       closeTimeout: options.closeTimeout,
@@ -621,7 +631,9 @@ export class Server implements ConnectionOwner {
     if (route) ws.params = route.params;
     ws.hub = this.hub;
     if (meter !== null) this.observability!.opened(ws, meter);
-    this.run(ws, route?.handler ?? this.handler);
+    this.connections.add(ws);
+    if (callbacks !== null) ws.startCallbacks();
+    else this.run(ws, handler as Handler);
   }
 
   /** @internal A connection closed: forget it (told directly, no promise chain per connection). */
@@ -631,7 +643,6 @@ export class Server implements ConnectionOwner {
   }
 
   private run(ws: Connection, handler: Handler): void {
-    this.connections.add(ws);
     // The handler starts in a later microtask, after the upgrade's own work (a promise job: queueMicrotask
     // would make an AsyncResource per connection).
     void RESOLVED.then(() => this.startHandler(ws, handler));
@@ -655,6 +666,11 @@ export class Server implements ConnectionOwner {
       () => closeNormally(ws),
       (error: unknown) => this.handlerFailed(ws, error),
     );
+  }
+
+  /** @internal A callback of `ws` threw or rejected: the same as a failed handler (logged, closed with 1011). */
+  callbackFailed(ws: Connection, error: unknown): void {
+    this.handlerFailed(ws, error);
   }
 
   private handlerFailed(ws: Connection, error: unknown): void {
@@ -710,13 +726,15 @@ function compressionLimiter(extensions: ServerExtension[] | undefined): { runnin
 }
 
 /**
- * Starts a WebSocket server that runs `handler(ws)` for each connection.
+ * Starts a WebSocket server that runs `handler(ws)` for each connection, or, given an object of callbacks
+ * ({@link WebSocketHandlers}, Bun/uWS style), calls them as connections open, receive, drain and close.
  *
  * ```ts
  * const server = await serve(async (ws) => { for await (const msg of ws) await ws.send(msg); }, { port: 8765 });
+ * const fast = await serve({ message: (ws, data) => ws.sendNow(data) }, { port: 8766 });
  * ```
  */
-export async function serve(handler: Handler, options: ServerOptions = {}): Promise<Server> {
+export async function serve(handler: ServerHandler, options: ServerOptions = {}): Promise<Server> {
   checkServerOptions(options);
   return new Server(handler, options).listen();
 }
@@ -729,7 +747,7 @@ export async function serve(handler: Handler, options: ServerOptions = {}): Prom
  */
 export function attach(
   httpServer: HttpServer | HttpsServer | http2.Http2Server | http2.Http2SecureServer,
-  handler: Handler,
+  handler: ServerHandler,
   options: ServerOptions = {},
 ): Server {
   checkServerOptions(options);

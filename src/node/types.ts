@@ -41,6 +41,12 @@ export interface ConnectionOptions {
   maxQueue?: number;
   /** `send()` waits for the socket to drain while more than this many bytes are buffered. Default 64 KiB. */
   writeLimit?: number;
+  /**
+   * `sendNow()` drops a message (returns `SendStatus.DROPPED`) while more than this many bytes already wait to be
+   * written: what a sender that ignores `BACKPRESSURE` can pile up per connection (Bun's `backpressureLimit`).
+   * `send()` is paced by its promise instead. Default 16 MiB.
+   */
+  backpressureLimit?: number;
   /** Interval between keepalive pings in ms, or null for none. Default 20,000. */
   pingInterval?: number | null;
   /** How long to wait for a pong before failing the connection with 1011, in ms, or null. Default 20,000. */

@@ -63,6 +63,7 @@ describe('serve(), attach() and connect() refuse bad numeric options', () => {
     ["maxMessageSize: '1M'", { maxMessageSize: '1M' }, TypeError],
     ['maxQueue: 0', { maxQueue: 0 }, RangeError],
     ['writeLimit: 1.5', { writeLimit: 1.5 }, RangeError],
+    ['backpressureLimit: NaN', { backpressureLimit: NaN }, RangeError],
     ['pingInterval: NaN', { pingInterval: NaN }, RangeError],
     ['closeTimeout: -5', { closeTimeout: -5 }, RangeError],
     ['handshakeTimeout: 0', { handshakeTimeout: 0 }, RangeError],

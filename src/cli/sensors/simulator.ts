@@ -5,7 +5,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { serve, type Handler, type Server } from '../../node/server.js';
+import { serve, type Handler, type RouteMatch, type Server } from '../../node/server.js';
 import { router } from '../../router.js';
 import type { Connection } from '../../node/connection.js';
 import type { RequestInfo } from '../../node/types.js';
@@ -199,7 +199,7 @@ export class SensorSimulator {
   }
 
   /** Routes by path, lower-cased as by the app; other paths are accepted, then closed with 4002. */
-  private route(): (request: RequestInfo) => { handler: Handler; params: Record<string, string> } {
+  private route(): (request: RequestInfo) => RouteMatch {
     const handler: Handler = (ws) => this.handle(ws, ws.request!);
     const paths = router({ [PATH_SENSOR]: handler, [PATH_SENSORS]: handler, [PATH_GPS]: handler, [PATH_TOUCH]: handler });
     return (request) => paths({ path: request.path.toLowerCase() }) ?? { handler, params: {} };
