@@ -166,7 +166,9 @@ class TimerList {
     if (this.tail === null) this.head = entry;
     else this.tail.next = entry;
     this.tail = entry;
-    if (this.timer === null) this.arm(this.duration);
+    // Armed for the head, not for `duration`: an entry re-added while fire() runs (a ping's pong wait when
+    // pingTimeout equals pingInterval) must not push the timer past the entries still due after it.
+    if (this.timer === null) this.arm(this.head!.due - performance.now());
   }
 
   remove(entry: Keepalive): void {
