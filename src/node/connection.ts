@@ -1,4 +1,3 @@
-import type { Duplex } from 'node:stream';
 import { ConnectionClosedError, ConnectionClosedOK, InvalidState, TimeoutError, type CloseInfo } from '../errors.js';
 import { checkClose, type ClosePayload } from '../protocol/close.js';
 import { framePayloadLength } from '../protocol/frame.js';
@@ -10,11 +9,12 @@ import type { RouteMeter } from '../metrics/route-meter.js';
 import { SendStatus, type WebSocketHandlers } from './callbacks.js';
 import { Keepalive, type KeepaliveHost } from './keepalive.js';
 import type { MessageCodec } from './message-codec.js';
+import type { Transport } from './transport.js';
 import { MessageQueue } from './message-queue.js';
 import type { ConnectionOptions, Message, RequestInfo, SendData } from './types.js';
 
 const kConnection = Symbol('wskit.connection');
-type OwnedSocket = Duplex & { [kConnection]?: Connection; remoteAddress?: string };
+type OwnedSocket = Transport & { [kConnection]?: Connection };
 
 const RESOLVED: Promise<void> = Promise.resolve();
 /** Frames of one turn totalling up to this many bytes are copied into one buffer; above it, corked. */
@@ -57,7 +57,7 @@ export interface ConnectionOwner {
 const DONE: IteratorResult<Message> = Object.freeze({ value: undefined, done: true });
 
 /**
- * One WebSocket connection over a Node socket: `await send()`, `await recv()`,
+ * One WebSocket connection over a {@link Transport} (a TCP or TLS socket, an HTTP/2 stream): `await send()`, `await recv()`,
  * `for await (const msg of ws)`, `await ping()`, `await close()`.
  *
  * Received bytes go to the Sans-I/O {@link Protocol}; its events come back
@@ -130,7 +130,7 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
   private closeCalled = false;
   private fragmenting: Promise<void> | null = null;
 
-  constructor(socket: Duplex, side: Side, init: ConnectionInit = {}) {
+  constructor(socket: Transport, side: Side, init: ConnectionInit = {}) {
     this.side = side;
     this.socket = socket as OwnedSocket;
     this.subprotocol = init.subprotocol ?? null;
@@ -163,7 +163,7 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
     this.socket.on('close', onSocketClose);
     this.socket.on('error', onSocketError);
     this.socket.on('drain', onSocketDrain);
-    (this.socket as { setNoDelay?: (v: boolean) => void }).setNoDelay?.(true);
+    this.socket.setNoDelay?.(true);
     this.keepalive.start();
     if (this.callbacks !== null) {
       // No message may reach `message` before `open` has run: reading starts in startCallbacks().

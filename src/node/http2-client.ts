@@ -14,6 +14,7 @@ import type { ClientHandshake } from '../protocol/client-handshake.js';
 import type { UpgradeResponse } from '../protocol/handshake.js';
 import { HttpHeaders } from '../protocol/http11.js';
 import { originKey, type WebSocketUrl } from '../protocol/url.js';
+import { http2StreamTransport } from './transport.js';
 
 /** The `http2` option of `connect()`: `true` requires HTTP/2, `'auto'` uses it where the server offers it. */
 export type Http2Setting = boolean | 'auto';
@@ -168,10 +169,7 @@ export function openStream(
   target: WebSocketUrl,
   offer: ClientHandshake,
 ): { stream: http2.ClientHttp2Stream; response: Promise<UpgradeResponse> } {
-  const stream = session.request(offer.http2Request(target.secure), { endStream: false });
-  // Reset by the server while our writes wait for window, a stream emits 'aborted' but no 'close' until they
-  // flush, which they never will: the reset ends it.
-  stream.once('aborted', () => stream.destroy());
+  const stream = http2StreamTransport(session.request(offer.http2Request(target.secure), { endStream: false }));
   const entry = [...pool.values()].find((candidate) => candidate.session === session);
   // An open WebSocket keeps the process alive, as a TCP one does; an idle session does not.
   if (entry !== undefined) {

@@ -55,6 +55,7 @@ import {
 } from './http2-server.js';
 import type { ConnectionOptions, RequestInfo } from './types.js';
 import { checkServerOptions } from './options.js';
+import { http2StreamTransport } from './transport.js';
 
 /** A connection handler: runs for the connection's lifetime; when it returns, the connection is closed (1000). */
 export type Handler = (ws: Connection) => void | Promise<void>;
@@ -601,9 +602,7 @@ export class Server implements ConnectionOwner {
     } else {
       (socket as http2.ServerHttp2Stream).respond(this.handshake.http2Response(agreement));
       (socket as StreamState)[kEstablished] = true;
-      // A stream the peer reset while our writes wait for window emits 'aborted' and 'end' but 'close' only once
-      // those writes flush, which they never will: the reset ends the stream (the WebSocket closes 1006).
-      socket.once('aborted', () => socket.destroy());
+      http2StreamTransport(socket as http2.ServerHttp2Stream);
       const guard = SessionGuard.of((socket as http2.ServerHttp2Stream).session);
       if (guard !== undefined) guard.open++;
     }
