@@ -14,6 +14,7 @@ import { COUNT, MAX_SIZE, SECONDS, UsageError, numberFlag, parseOptions, parsePo
 import { CLIENT_OPTIONS, CLIENT_OPTIONS_HELP, ConnectFailed, checkUrl, clientOptions, open, subprotocolWarning } from './client-flags.js';
 import { describeClose, escapeControl, explainConnectError, palette, parseHex, prettyJson, quote, toHex } from './format.js';
 import { onStdoutClosed } from './output.js';
+import { TOPIC_CONNECT_FLAGS, TOPIC_CONNECT_HELP, runTopics } from './connect-topics.js';
 
 /** One line for `wskit --help`. */
 export const summary = 'interactive client (or -l PORT: a server you type into); a message-per-line filter in a pipeline';
@@ -66,6 +67,9 @@ ${CLIENT_OPTIONS_HELP}
       --max-size N            largest message accepted (default 64M; 1009 beyond)
   -P, --show-ping-pong        print the pings and pongs the peer sends
       --reconnect             reconnect when the connection drops
+      --reconnect-delay SECONDS  upper bound of the first random delay before
+                              reconnecting (default 5; it grows at each failure)
+${TOPIC_CONNECT_HELP}
   -q, --quiet                 no status lines (Connected / Connection closed)
 
 Units: SECONDS take 500ms, 2s, 1m; N takes 10k.
@@ -85,6 +89,8 @@ Examples:
   seq 100 | wskit connect ws://localhost:8765 | sort -n | tail -1
   wskit connect -l 9000
   wskit connect ws://localhost:8765 -U --raw > capture.bin
+  wskit connect ws://localhost:8765 --subscribe chat/lobby --subscribe sensors/t1
+  seq 100 | wskit connect ws://localhost:8765 --publish chat/lobby --json
 `;
 
 
@@ -115,7 +121,9 @@ export async function run(args: string[]): Promise<number> {
       'max-size': { type: 'string' },
       'show-ping-pong': { type: 'boolean', short: 'P' },
       reconnect: { type: 'boolean' },
+      'reconnect-delay': { type: 'string' },
       quiet: { type: 'boolean', short: 'q' },
+      ...TOPIC_CONNECT_FLAGS,
     },
     true,
   );
@@ -133,6 +141,29 @@ export async function run(args: string[]): Promise<number> {
     throw new UsageError('--raw writes received bytes unescaped: redirect stdout to a file or a pipe, and give input from one');
   }
   const options = clientOptions(values);
+  const reconnectDelay = numberFlag('--reconnect-delay', values['reconnect-delay'], SECONDS);
+  if (values.subscribe !== undefined || values.publish !== undefined) {
+    if (listen !== undefined) throw new UsageError('--subscribe and --publish are for a client, not with -l');
+    for (const flag of ['one-message', 'send-only', 'receive-only', 'raw', 'null', 'show-ping-pong'] as const) {
+      if (values[flag] !== undefined) throw new UsageError(`--${flag} does not go with --subscribe or --publish`);
+    }
+    if (values.json && values.binary) throw new UsageError('--json and --binary exclude each other');
+    options.maxMessageSize = numberFlag('--max-size', values['max-size'], MAX_SIZE) ?? 64 * 1024 * 1024;
+    return runTopics(url, options, {
+      subscribe: values.subscribe ?? [],
+      publish: values.publish,
+      execute: values.execute ?? [],
+      count: numberFlag('--count', values.count, COUNT),
+      timeout: numberFlag('--timeout', values.timeout, { ...SECONDS, positive: true }),
+      wait: numberFlag('--wait', values.wait, SECONDS),
+      json: values.json === true,
+      binary: values.binary === true,
+      base64: values.base64 === true,
+      quiet: values.quiet === true,
+      reconnectDelay: reconnectDelay === undefined ? undefined : reconnectDelay * 1000,
+    });
+  }
+  if (reconnectDelay !== undefined && !values.reconnect) throw new UsageError('--reconnect-delay goes with --reconnect (or --subscribe/--publish)');
   const count = values['one-message'] ? 1 : numberFlag('--count', values.count, COUNT);
   if (values['one-message'] && values.count !== undefined) throw new UsageError('-1 is --count 1 and one message sent: give one of them');
   // What one connection can hold: maxQueue unread messages of at most maxMessageSize (stdout is written with backpressure).
@@ -150,6 +181,7 @@ export async function run(args: string[]): Promise<number> {
     json: values.json === true,
     quiet: values.quiet === true,
     reconnect: values.reconnect === true,
+    reconnectDelay: reconnectDelay === undefined ? undefined : reconnectDelay * 1000,
     output: values.raw ? 'raw' : values.base64 ? 'base64' : 'text',
     separator: values.null ? '\0' : '\n',
     oneMessage: values['one-message'] === true,
@@ -173,6 +205,8 @@ interface SessionSettings {
   json: boolean;
   quiet: boolean;
   reconnect: boolean;
+  /** Upper bound of the first reconnection delay, in ms (default the library's). */
+  reconnectDelay: number | undefined;
   output: OutputFormat;
   separator: '\n' | '\0';
   oneMessage: boolean;
@@ -256,6 +290,7 @@ class Session {
           ...this.options,
           signal: stop.signal,
           reconnect: {
+            ...(settings.reconnectDelay === undefined ? {} : { initialDelay: settings.reconnectDelay }),
             onRetry: (attempt, delay) => this.status(`Reconnecting in ${(delay / 1000).toFixed(1)} s (attempt ${attempt})...`),
           },
         });

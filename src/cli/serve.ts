@@ -16,9 +16,10 @@ import { Hub } from '../pubsub/hub.js';
 import { redisBackplane } from '../pubsub/redis-backplane.js';
 import { LIMIT_FLAGS, UsageError, limitOptions, parseOptions, parsePort, untilSignal } from './args.js';
 import { clock, describeClose, escapeControl, palette } from './format.js';
+import { TOPIC_SERVE_FLAGS, TOPIC_SERVE_HELP, TOPIC_SUBPROTOCOLS, checkTopicFlags, expandBareAllowPublish, startTopicMode, type TopicMode } from './serve-topics.js';
 
 /** One line for `wskit --help`. */
-export const summary = 'test server: echo, --broadcast (--redis), --exec a command per connection, --static files';
+export const summary = 'test server: echo, --broadcast (--redis), --topics with history and resume, --exec, --static files';
 
 /** `wskit serve --help`. */
 export const help = `Usage: wskit serve [options]
@@ -30,7 +31,9 @@ Modes:
       --broadcast        every message from any client goes to all clients
                          (the sender included)
       --redis URL        broadcast across every 'wskit serve --redis' node
-                         sharing this Redis (implies --broadcast)
+                         sharing this Redis (implies --broadcast, unless
+                         --topics: then the topic history is kept there)
+${TOPIC_SERVE_HELP}
   -e, --exec 'COMMAND'   run COMMAND (through /bin/sh) for each connection:
                          messages are written to its stdin one per line, each
                          line it prints is sent back; the connection closes
@@ -61,11 +64,13 @@ Examples:
   wskit serve --exec 'stdbuf -oL tr a-z A-Z'
   wskit serve --exec 'python3 -u bot.py' --tls-cert cert.pem --tls-key key.pem
   wskit serve --redis redis://127.0.0.1:6379 --port 8001
+  wskit serve --topics --allow-publish 'chat/*' --history-size 10k
+  wskit serve --topics --redis redis://127.0.0.1:6379 --allow-publish --port 8001
 `;
 
 /** Runs the server until a signal arrives. */
 export async function run(args: string[]): Promise<number> {
-  const { values, positionals } = parseOptions(args, {
+  const { values, positionals } = parseOptions(expandBareAllowPublish(args), {
     port: { type: 'string', short: 'p' },
     host: { type: 'string' },
     broadcast: { type: 'boolean' },
@@ -77,11 +82,15 @@ export async function run(args: string[]): Promise<number> {
     log: { type: 'boolean' },
     ...LIMIT_FLAGS,
     metrics: { type: 'boolean' },
+    ...TOPIC_SERVE_FLAGS,
   }, true);
   if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
   const port = parsePort(values.port, 8765);
   const host = values.host ?? '127.0.0.1';
-  const broadcasting = values.broadcast === true || values.redis !== undefined;
+  checkTopicFlags(values);
+  const topicsMode = values.topics === true;
+  if (topicsMode && (values.broadcast === true || values.exec !== undefined)) throw new UsageError('--topics cannot be combined with --broadcast or --exec');
+  const broadcasting = !topicsMode && (values.broadcast === true || values.redis !== undefined);
   if (broadcasting && values.exec !== undefined) throw new UsageError('--exec cannot be combined with --broadcast or --redis');
   if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined)) {
     throw new UsageError('--tls-cert and --tls-key go together');
@@ -121,10 +130,11 @@ export async function run(args: string[]): Promise<number> {
     if (log) process.stdout.write(`${colors.dim(clock())} ${text}\n`);
   };
 
+  // A Redis outage silently splits the nodes' audiences (or stalls the topics): the operator must see it, in one line.
+  const stderrLine = { error: (...parts: unknown[]) => process.stderr.write(`${parts.map(oneLine).join(' ')}\n`) };
+  const topics: TopicMode | null = topicsMode ? await startTopicMode(values, values.redis, stderrLine) : null;
   let hub: Hub | null = null;
   if (broadcasting) {
-    // A Redis outage silently splits the nodes' audiences: the operator must see it, in one line.
-    const stderrLine = { error: (...parts: unknown[]) => process.stderr.write(`${parts.map(oneLine).join(' ')}\n`) };
     hub = new Hub({
       backplane: values.redis !== undefined ? redisBackplane({ url: values.redis, logger: stderrLine }) : null,
       logger: stderrLine,
@@ -137,7 +147,9 @@ export async function run(args: string[]): Promise<number> {
   }
 
   let mode: Handler;
-  if (hub !== null) {
+  if (topics !== null) {
+    mode = topics.handler;
+  } else if (hub !== null) {
     const room = hub;
     mode = async (ws) => {
       room.subscribe(ws, 'all');
@@ -174,18 +186,29 @@ export async function run(args: string[]): Promise<number> {
     serveFile(root, request, response, logLine);
   };
   const httpServer = tlsOptions ? https.createServer(tlsOptions, onRequest) : http.createServer(onRequest);
-  const server = attach(httpServer, handler, { ...limits, logger: null, metrics: values.metrics === true });
-  if (values.metrics) metrics = server.metricsHandler;
-  await new Promise<void>((resolve, reject) => {
-    httpServer.once('error', (error: NodeJS.ErrnoException) =>
-      reject(new Error(error.code === 'EADDRINUSE' ? `port ${port} is already in use` : `cannot listen: ${error.message}`)),
-    );
-    httpServer.listen(port, host, () => resolve());
+  const server = attach(httpServer, handler, {
+    ...limits,
+    logger: null,
+    metrics: values.metrics === true,
+    ...(topics !== null ? { subprotocols: TOPIC_SUBPROTOCOLS } : {}),
   });
+  if (values.metrics) metrics = server.metricsHandler;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      httpServer.once('error', (error: NodeJS.ErrnoException) =>
+        reject(new Error(error.code === 'EADDRINUSE' ? `port ${port} is already in use` : `cannot listen: ${error.message}`)),
+      );
+      httpServer.listen(port, host, () => resolve());
+    });
+  } catch (error) {
+    // The Redis connections would keep the process alive after the error line.
+    await Promise.all([hub?.close(), topics?.server.close()]).catch(() => undefined);
+    throw error;
+  }
   const address = httpServer.address() as import('node:net').AddressInfo;
   const shownHost = address.address.includes(':') ? `[${address.address}]` : address.address;
   const scheme = tlsOptions ? 'wss' : 'ws';
-  const what = hub !== null ? (values.redis ? `broadcast via ${values.redis}` : 'broadcast') : values.exec !== undefined ? `exec '${values.exec}'` : 'echo';
+  const what = topics !== null ? topics.description : hub !== null ? (values.redis ? `broadcast via ${values.redis}` : 'broadcast') : values.exec !== undefined ? `exec '${values.exec}'` : 'echo';
   process.stdout.write(`Listening on ${scheme}://${shownHost}:${address.port} (${what})\n`);
   if (root !== null) process.stdout.write(`Serving ${root} on ${tlsOptions ? 'https' : 'http'}://${shownHost}:${address.port}/\n`);
   if (values.metrics) process.stdout.write(`Metrics on ${tlsOptions ? 'https' : 'http'}://${shownHost}:${address.port}/metrics\n`);
@@ -194,6 +217,7 @@ export async function run(args: string[]): Promise<number> {
   await server.close(1001, 'server shutting down');
   httpServer.closeAllConnections?.();
   await hub?.close();
+  await topics?.server.close();
   return 0;
 }
 
