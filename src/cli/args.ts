@@ -74,3 +74,15 @@ export function untilSignal(): Promise<NodeJS.Signals> {
     process.on('SIGTERM', onSignal);
   });
 }
+
+/** A `--redis` URL, checked: redis://host:port or rediss://; a UsageError otherwise. */
+export function redisUrlFlag(value: string): string {
+  let protocol = '';
+  try {
+    protocol = new URL(value).protocol;
+  } catch {
+    // reported below
+  }
+  if (protocol !== 'redis:' && protocol !== 'rediss:') throw new UsageError(`invalid --redis '${value}' (expected redis://host:port)`);
+  return value;
+}

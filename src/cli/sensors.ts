@@ -1,7 +1,8 @@
 import { createWriteStream } from 'node:fs';
-import { numberFlag, parseOptions, parsePort, SECONDS, UsageError, untilSignal } from './args.js';
+import { numberFlag, parseOptions, parsePort, redisUrlFlag, SECONDS, UsageError, untilSignal } from './args.js';
 import { Collector, FileRecorder, type Sample, type SourceStatus } from './sensors/collector.js';
-import { Dashboard } from './sensors/dashboard.js';
+import { Dashboard, DEFAULT_HISTORY_SECONDS, sensorsHistory } from './sensors/dashboard.js';
+import { redisHistory } from '../pubsub/redis-history.js';
 import { DEFAULT_WEB_PORT, DEFAULT_WS_PORT, streamUrls } from './sensors/protocol.js';
 import { SensorSimulator } from './sensors/simulator.js';
 import { escapeControl } from './format.js';
@@ -40,6 +41,11 @@ Dashboard and recording:
                      (GPS: v0..v4 = latitude, longitude, altitude, speed, bearing; touch: v0,v1 = x,y)
       --json FILE    record every message verbatim as JSON Lines {received,source,message}
                      With --csv or --json no dashboard is served unless --port is given.
+      --history S    keep S seconds of samples for pages that reconnect or reload, which
+                     get the samples of the gap (default ${DEFAULT_HISTORY_SECONDS}; 5m accepted)
+      --redis URL    keep that history in Redis Streams (redis://host:port), so that it
+                     survives a restart of wskit sensors; without it a restart loses it and
+                     the page says so
   -d, --duration S   stop after S seconds (default: until Ctrl-C; 90s, 5m accepted)
       --list         print the sensors the phone offers (GET http://HOST:WEB_PORT/sensors)
 
@@ -73,6 +79,8 @@ export async function run(args: string[]): Promise<number> {
       csv: { type: 'string' },
       json: { type: 'string' },
       duration: { type: 'string', short: 'd' },
+      history: { type: 'string' },
+      redis: { type: 'string' },
       list: { type: 'boolean' },
       simulate: { type: 'boolean' },
       'web-port': { type: 'string' },
@@ -101,6 +109,8 @@ export async function run(args: string[]): Promise<number> {
   }
   const duration = numberFlag('--duration', values.duration, { ...SECONDS, positive: true });
   const dashboardPort = parsePort(values.port, 8767);
+  const historySeconds = numberFlag('--history', values.history, { ...SECONDS, positive: true, max: 7 * 24 * 3600 }) ?? DEFAULT_HISTORY_SECONDS;
+  const redis = values.redis === undefined ? undefined : redisUrlFlag(values.redis);
 
   const collector = new Collector(urls);
   const recorders: FileRecorder[] = [];
@@ -117,9 +127,22 @@ export async function run(args: string[]): Promise<number> {
 
   let dashboard: Dashboard | null = null;
   if (recorders.length === 0 || values.port !== undefined) {
-    dashboard = new Dashboard(collector, { host: values.host ?? '127.0.0.1', port: dashboardPort, allowedHosts: values['allow-host'] });
-    const url = await dashboard.listen();
-    process.stdout.write(`Dashboard at ${url}\n`);
+    // Redis outages are reported on stderr, escaped: Redis's error text comes from the network.
+    const logger = { error: (...parts: unknown[]) => process.stderr.write(escapeControl(parts.map((p) => (p instanceof Error ? p.message : String(p))).join(' ')) + '\n') };
+    const history =
+      redis === undefined
+        ? sensorsHistory(historySeconds)
+        : redisHistory({ url: redis, prefix: 'wskit:sensors', ttl: Math.round(historySeconds * 1000), size: 1_000_000, logger });
+    dashboard = new Dashboard(collector, { host: values.host ?? '127.0.0.1', port: dashboardPort, allowedHosts: values['allow-host'], history, logger });
+    try {
+      await dashboard.listen();
+    } catch (error) {
+      await dashboard.close().catch(() => undefined);
+      const e = error as NodeJS.ErrnoException;
+      if (e.code === 'EADDRINUSE') throw new Error(`port ${dashboardPort} is already in use (--port)`);
+      throw error; // Redis unreachable: its own message names it (password redacted)
+    }
+    process.stdout.write(`Dashboard at ${dashboard.url}\n`);
   }
   for (const url of urls) process.stdout.write(`Reading ${url}\n`);
   collector.start();

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { csvText } from '../../web/sensors/csv.js';
-import { connect, type Server } from '../../src/index.js';
+import { connect, decodeTopicFrame, TOPICS_PROTOCOL, type Connection, type Server } from '../../src/index.js';
 import { startServer } from '../helpers.js';
 import { finish, killAll, start, waitForLine } from '../e2e/cli-helpers.js';
 
@@ -25,6 +25,21 @@ after(async () => {
 function rssMiB(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) / 1024;
+}
+
+/** Opens the dashboard's feed as a page would, subscribed to `topics`, reading at most one message at a time. */
+async function openFeed(dashboard: string, topics: string[]): Promise<Connection> {
+  const page = await connect(dashboard.replace('http://', 'ws://') + 'live', { maxQueue: 1, compression: false, subprotocols: [TOPICS_PROTOCOL] });
+  for (const [id, topic] of topics.entries()) await page.send(JSON.stringify({ type: 'subscribe', id, topic }));
+  return page;
+}
+
+/** The payload of the next publication on `topic` (other messages are skipped). */
+async function nextPublication(page: Connection, topic: string): Promise<Record<string, unknown>> {
+  for (;;) {
+    const { header } = decodeTopicFrame(await page.recv());
+    if (header.type === 'pub' && header.topic === topic) return header.data as Record<string, unknown>;
+  }
 }
 
 /** A phone that sends a sample of a new sensor type in every message, as fast as its socket drains. */
@@ -69,9 +84,9 @@ describe('wskit sensors against a hostile phone', { timeout: 90_000 }, () => {
       const dashboard = await waitForLine(child, /Dashboard at (http:\/\/\S+)/);
       const started = Date.now();
       // A page that reads the first status, then stops reading: the dashboard's sends pile up unless it looks at bufferedAmount.
-      const page = await connect(dashboard.replace('http://', 'ws://') + 'live', { maxQueue: 1, compression: false });
-      const hello = JSON.parse(String(await page.recv())) as { streams: unknown[] };
-      assert.ok(hello.streams.length <= 64);
+      const page = await openFeed(dashboard, ['status', 'samples']);
+      const status = (await nextPublication(page, 'status')) as { streams: unknown[] };
+      assert.ok(status.streams.length <= 64);
       let peak = 0;
       const sampler = setInterval(() => {
         try {
@@ -100,8 +115,8 @@ describe('wskit sensors against a hostile phone', { timeout: 90_000 }, () => {
       const url = `ws://127.0.0.1:${phone.server.address()!.port}/sensors/connect?types=[]`;
       const child = start(['sensors', url, '--port', '0']);
       const dashboard = await waitForLine(child, /Dashboard at (http:\/\/\S+)/);
-      const page = await connect(dashboard.replace('http://', 'ws://') + 'live', { maxQueue: 1, compression: false });
-      await page.recv();
+      const page = await openFeed(dashboard, ['status', 'samples']);
+      await nextPublication(page, 'status');
       await new Promise((resolve) => setTimeout(resolve, 1500));
       const stopped = Date.now();
       child.kill('SIGTERM');

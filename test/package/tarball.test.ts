@@ -136,14 +136,16 @@ describe('the npm package', { timeout: 180_000 }, () => {
     assert.deepEqual(missing, []);
   });
 
-  it('costs a library user no dependency: the dashboard ships its chart library in web/vendor/', () => {
+  it('costs a library user no dependency: the dashboard ships its chart library and wskit/browser in web/vendor/', () => {
     const manifest = JSON.parse(readFileSync(join(work, 'package/package.json'), 'utf8')) as {
       dependencies?: Record<string, string>;
       scripts?: Record<string, string>;
       engines?: Record<string, string>;
     };
     assert.deepEqual(Object.keys(manifest.dependencies ?? {}), []);
-    for (const file of ['web/vendor/uplot/uPlot.esm.js', 'web/vendor/uplot/uPlot.min.css', 'web/vendor/uplot/LICENSE']) {
+    const vendored = ['web/vendor/uplot/uPlot.esm.js', 'web/vendor/uplot/uPlot.min.css', 'web/vendor/uplot/LICENSE'];
+    vendored.push('web/vendor/wskit/browser/index.js', 'web/vendor/wskit/client/reconnect.js', 'web/vendor/wskit/client/topics-client.js', 'web/vendor/wskit/client/topics-wire.js');
+    for (const file of vendored) {
       assert.ok(files.includes(file), file);
     }
     // No script that runs when the package is installed (npm 11 lists prepare of a tarball as one).

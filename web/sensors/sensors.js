@@ -1,15 +1,25 @@
 // wskit sensors dashboard: samples arrive from the wskit process over a
-// WebSocket (/live). One uPlot chart per sensor, a canvas track for GPS and
-// touch points. All text is set with textContent.
+// WebSocket (/live) speaking wskit.topics.v1 through wskit/browser: topic
+// `samples` ({ seq, samples } per publication) and topic `status`. The position
+// in `samples` is kept (and saved in sessionStorage for a reload), so after a
+// dropped socket or a reload the samples of the gap are replayed from wskit's
+// history, or the page says plainly that they could not be. One uPlot chart per
+// sensor, a canvas track for GPS and touch points. All text from the network is
+// set with textContent.
 
 import { CSV_HEADER, csvLine } from './csv.js';
 
 const $ = (id) => document.getElementById(id);
 const COLORS = ['#d55e00', '#009e73', '#0072b2', '#cc79a7', '#e69f00', '#56b4e9'];
 const KEEP_SECONDS = 65; // longest window + margin
+const POSITION_KEY = 'wskit-sensors-position'; // sessionStorage: survives a reload of this tab
+const MAX_ORPHANS = 100_000; // samples held for streams the page has no status for yet
 
-/** Exposed for tests and curious users (devtools). */
-const stats = { received: 0, draws: 0, batches: 0 };
+/**
+ * Exposed for tests and curious users (devtools): samples and publications received, the `seq` of the first
+ * sample received and the one after the last (within one run of wskit sensors), resumes recovered and not.
+ */
+const stats = { received: 0, draws: 0, batches: 0, firstSeq: null, nextSeq: null, recovered: 0, lost: 0 };
 window.wskitSensors = stats;
 
 let uPlot = null;
@@ -20,6 +30,12 @@ let recorded = [];
 const streams = new Map(); // key "source:type" -> view
 let meta = new Map(); // key -> stats from the server
 let dirty = false;
+let wskit = null; // the wskit/browser module
+let samples = null; // the subscription to the samples topic
+let lastSampleAt = null; // when the last sample shown was received by wskit (ms), to name a gap
+let positionSaved = true;
+const orphans = new Map(); // key -> samples that came before the status describing their stream
+let orphanCount = 0;
 
 function fmt(value, digits = 3, fixed = false) {
   if (typeof value !== 'number' || !Number.isFinite(value)) return '—';
@@ -42,30 +58,80 @@ function setLink(state, text) {
   $('link').textContent = text;
 }
 
+function clock(ms) {
+  return ms === null ? 'the last sample' : new Date(ms).toLocaleTimeString('en-GB');
+}
+
+function setGap(state, text) {
+  $('gap').dataset.state = state;
+  $('gap').textContent = text;
+  $('gap').hidden = false;
+}
+
+/** The position saved by this tab before a reload, if any (checked: sessionStorage is only as good as its writer). */
+function savedPosition() {
+  try {
+    const saved = JSON.parse(sessionStorage.getItem(POSITION_KEY) ?? 'null');
+    if (saved && Number.isSafeInteger(saved.offset) && typeof saved.epoch === 'string') {
+      if (typeof saved.at === 'number') lastSampleAt = saved.at;
+      return { offset: saved.offset, epoch: saved.epoch };
+    }
+  } catch {
+    // unreadable or unavailable storage: start at the present
+  }
+  return undefined;
+}
+
+function savePosition() {
+  if (positionSaved || !samples?.position) return;
+  positionSaved = true;
+  try {
+    sessionStorage.setItem(POSITION_KEY, JSON.stringify({ ...samples.position, at: lastSampleAt }));
+  } catch {
+    // storage full or disabled: a reload then starts at the present
+  }
+}
+
+function onSubscribed(info) {
+  if (!info.resumed) return;
+  if (info.recovered) {
+    stats.recovered++;
+    setGap('recovered', `Reconnected at ${clock(Date.now())}: the samples missed since ${clock(lastSampleAt)} were replayed from wskit's history.`);
+  } else {
+    stats.lost++;
+    setGap('lost', `Could not recover the samples since ${clock(lastSampleAt)}: wskit no longer has them (the gap is longer than its history, or wskit sensors was restarted without --redis). The charts go on from ${clock(Date.now())}.`);
+  }
+}
+
+function onPublication(data) {
+  if (typeof data !== 'object' || data === null || !Array.isArray(data.samples)) return;
+  const list = data.samples.filter(Array.isArray);
+  if (Number.isSafeInteger(data.seq)) {
+    if (stats.firstSeq === null) stats.firstSeq = data.seq;
+    stats.nextSeq = data.seq + list.length;
+  }
+  positionSaved = false;
+  onSamples(list);
+}
+
 function openLink() {
   const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
-  const ws = new WebSocket(`${scheme}//${location.host}/live`);
-  let opened = false;
-  ws.onopen = () => {
-    opened = true;
-    setLink('open', 'Connected to wskit');
-  };
-  ws.onmessage = (event) => {
-    let message;
-    try {
-      message = JSON.parse(event.data);
-    } catch {
-      return;
-    }
-    if (message.kind === 'samples') onSamples(message.samples);
-    else if (message.kind === 'status' || message.kind === 'hello') onStatus(message);
-  };
-  ws.onclose = (event) => {
-    setLink('closed', opened
-      ? `Lost the connection to wskit (${event.code}${event.reason ? ` ${event.reason}` : ''}); retrying…`
-      : 'Cannot reach wskit; is `wskit sensors` still running? Retrying…');
-    setTimeout(openLink, 1500);
-  };
+  const client = new wskit.ReconnectingClient(`${scheme}//${location.host}/live`, {
+    topics: true,
+    reconnect: { initialDelay: 250, maxDelay: 3000 },
+    onOpen: () => setLink('open', 'Connected to wskit'),
+    onClose: (info) => setLink('closed', `Lost the connection to wskit (${info.code}${info.reason ? ` ${info.reason}` : ''}); retrying, then resuming where it stopped…`),
+    onError: (error) => {
+      if (error?.code === 'WS_HANDSHAKE_FAILED') setLink('closed', 'Cannot reach wskit; is `wskit sensors` still running? Retrying…');
+      else if (error instanceof wskit.TopicError) setGap('error', `wskit refused the feed: ${error.message}`);
+    },
+  });
+  client.subscribe('status', (status) => {
+    if (typeof status === 'object' && status !== null) onStatus(status);
+  });
+  samples = client.subscribe('samples', onPublication, { since: savedPosition(), onSubscribed });
+  setInterval(savePosition, 1000);
+  addEventListener('pagehide', savePosition);
 }
 
 // ---- status -------------------------------------------------------------------
@@ -92,9 +158,19 @@ function onStatus(message) {
     if (details.length) li.append(el('div', 'muted', details.join(' · ')));
     list.append(li);
   }
-  meta = new Map((message.streams ?? []).map((s) => [s.key, s]));
-  for (const s of meta.values()) ensureStream(s.key, s.type, s);
-  for (const view of streams.values()) updateStats(view, message.pageDropped ?? 0);
+  meta = new Map((Array.isArray(message.streams) ? message.streams : []).map((s) => [s.key, s]));
+  for (const s of meta.values()) {
+    const view = ensureStream(s.key, s.type, s);
+    const waiting = orphans.get(s.key);
+    if (view && waiting) {
+      orphans.delete(s.key);
+      orphanCount -= waiting.length;
+      for (const sample of waiting) plot(view, sample);
+      trim(view);
+      dirty = true;
+    }
+  }
+  for (const view of streams.values()) updateStats(view, Number(message.dropped) || 0);
 }
 
 function readableUrl(url) {
@@ -105,16 +181,15 @@ function readableUrl(url) {
   }
 }
 
-function updateStats(view, pageDropped) {
+function updateStats(view, dropped) {
   const s = meta.get(view.key);
   if (!s) return;
   view.statsEl.replaceChildren();
   const parts = [`${fmt(s.rate, 1)} Hz`, `${s.count.toLocaleString('en')} samples`];
   view.statsEl.append(parts.join(' · '));
   const missing = s.gaps + (s.nonMonotonic ?? 0);
-  const dropped = el('span', missing > 0 || pageDropped > 0 ? 'bad' : '', ` · ${s.gaps} missing`);
-  view.statsEl.append(dropped);
-  if (pageDropped > 0) view.statsEl.append(el('span', 'bad', ` · ${pageDropped} not shown (page too slow)`));
+  view.statsEl.append(el('span', missing > 0 || dropped > 0 ? 'bad' : '', ` · ${s.gaps} missing`));
+  if (dropped > 0) view.statsEl.append(el('span', 'bad', ` · ${dropped} not shown (wskit could not publish them fast enough)`));
   if (s.nonMonotonic > 0) view.statsEl.append(el('span', 'bad', ` · ${s.nonMonotonic} out of order`));
 }
 
@@ -212,28 +287,40 @@ function createPlot(view) {
 function onSamples(samples) {
   stats.batches++;
   for (const sample of samples) {
-    const [source, type, x, values, accuracy, action, timestamp, received] = sample;
     stats.received++;
+    const [source, type, , , , , , received] = sample;
+    if (typeof received === 'number') lastSampleAt = received;
+    if (recording) recording.push(sample);
     const key = `${source}:${type}`;
     const view = streams.get(key) ?? ensureStream(key, type);
-    if (recording) recording.push(sample);
-    if (!view) continue;
-    view.last = { values, accuracy, action };
-    if (view.canvas) {
-      view.points.push({ x, values, action, accuracy });
-      if (type === 'touch') {
-        const cutoff = x - 5;
-        while (view.points.length && view.points[0].x < cutoff) view.points.shift();
-      } else if (view.points.length > 20000) view.points.splice(0, 1000);
-      continue;
+    if (view) plot(view, sample);
+    else if (orphanCount < MAX_ORPHANS) {
+      // Replayed samples can come before the first status of this page names their stream.
+      if (!orphans.has(key)) orphans.set(key, []);
+      orphans.get(key).push(sample);
+      orphanCount++;
     }
-    if (view.steps !== undefined) view.steps++;
-    view.xs.push(x);
-    for (let i = 0; i < view.ys.length; i++) view.ys[i].push(values[i] ?? null);
   }
   for (const view of streams.values()) trim(view);
   if (recording) $('record-count').textContent = `Recording: ${recording.length.toLocaleString('en')} samples`;
   dirty = true;
+}
+
+function plot(view, sample) {
+  const [, type, x, values, accuracy, action] = sample;
+  if (!Array.isArray(values)) return;
+  view.last = { values, accuracy, action };
+  if (view.canvas) {
+    view.points.push({ x, values, action, accuracy });
+    if (type === 'touch') {
+      const cutoff = x - 5;
+      while (view.points.length && view.points[0].x < cutoff) view.points.shift();
+    } else if (view.points.length > 20000) view.points.splice(0, 1000);
+    return;
+  }
+  if (view.steps !== undefined) view.steps++;
+  view.xs.push(x);
+  for (let i = 0; i < view.ys.length; i++) view.ys[i].push(values[i] ?? null);
 }
 
 function trim(view) {
@@ -461,6 +548,12 @@ async function init() {
     uPlot = (await import('/vendor/uplot/uPlot.esm.js')).default;
   } catch {
     $('empty').textContent = 'The chart library (uPlot) could not be loaded: was web/vendor/ built (npm run build)?';
+  }
+  try {
+    wskit = await import('/vendor/wskit/browser/index.js');
+  } catch {
+    setLink('closed', 'The wskit browser client could not be loaded: was web/vendor/ built (npm run build)?');
+    return;
   }
   openLink();
   requestAnimationFrame(frame);

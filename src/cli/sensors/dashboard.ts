@@ -1,13 +1,20 @@
 /**
- * The dashboard server of `wskit sensors`: serves web/sensors/ and uPlot's
- * files (web/vendor/uplot/, copied there by `npm run build`) over node:http,
- * and pushes samples and status to the pages over a WebSocket at `/live` on
- * the same port (attach()).
+ * The dashboard server of `wskit sensors`: serves web/sensors/ and the files
+ * `npm run build` copies into web/vendor/ (uPlot, wskit/browser) over
+ * node:http, and publishes samples and status to the pages over the
+ * `wskit.topics.v1` subprotocol at `/live` on the same port (attach()): topic
+ * `samples` (one publication per flush: `{ seq, samples }`) and topic `status`.
+ * Every publication is kept in a bounded topic history, so a page whose socket
+ * dropped (a laptop lid closed) resumes from its position and gets the samples
+ * of the gap, or is told `recovered: false` when they are gone.
  */
 import http from 'node:http';
 import path from 'node:path';
 import { attach, type Server } from '../../node/server.js';
-import type { Connection } from '../../node/connection.js';
+import { TOPICS_PROTOCOL } from '../../client/topics-wire.js';
+import type { TopicHistory } from '../../pubsub/history.js';
+import { memoryHistory } from '../../pubsub/memory-history.js';
+import { TopicServer } from '../../pubsub/topic-server.js';
 import { allowedHostNames, HOST_REFUSED, hostAllowed, listen, securityHeaders, sendText, serveStatic, WEB_ROOT } from '../static.js';
 import type { Collector, Sample } from './collector.js';
 
@@ -19,21 +26,35 @@ export interface DashboardOptions {
   port?: number;
   /** Host names the page and its feed answer to beyond IP addresses, localhost and `host` (DNS rebinding). */
   allowedHosts?: string[];
-  /** How often samples are pushed to the pages, in ms. Default 50. */
+  /** How often samples are published to the pages, in ms. Default 50. */
   flushInterval?: number;
-  /** A page whose socket holds more than this many bytes unsent misses batches (counted as dropped) and status updates. Default 2 MiB. */
+  /** A page whose socket holds more than this many bytes unsent is closed (1013); it reconnects and resumes. Default 2 MiB. */
   highWaterMark?: number;
+  /** Where the published samples and status are kept for pages that resume. Default {@link sensorsHistory}() in memory. */
+  history?: TopicHistory;
+  /** Where history failures (Redis down) are reported. Default `console`; null silences them. */
+  logger?: Pick<Console, 'error'> | null;
 }
 
-/** Samples waiting for the next push, at most; beyond, they are counted as dropped for every page. */
+/** The topic of the samples. */
+export const SAMPLES_TOPIC = 'samples';
+/** The topic of the status snapshots. */
+export const STATUS_TOPIC = 'status';
+/** How long the dashboard keeps samples for resuming pages by default, in seconds. */
+export const DEFAULT_HISTORY_SECONDS = 300;
+/** Bytes of samples the in-memory history keeps (about 5 minutes of seven sensors at 250 Hz). */
+const MEMORY_HISTORY_BYTES = 64 * 1024 * 1024;
+
+/** The dashboard's in-memory history: `seconds` of publications, at most 64 MiB per topic. */
+export function sensorsHistory(seconds = DEFAULT_HISTORY_SECONDS): TopicHistory {
+  // Count is bounded by time and bytes here: one publication per flush, however many samples it holds.
+  return memoryHistory({ ttl: Math.round(seconds * 1000), size: 1_000_000, maxBytes: MEMORY_HISTORY_BYTES });
+}
+
+/** Samples waiting for the next publication, at most; beyond, they are counted as dropped. */
 const MAX_PENDING = 50_000;
 /** Status goes to the pages at most this often (ms), however many changes happen in between. */
 const STATUS_INTERVAL = 250;
-
-interface Page {
-  ws: Connection;
-  dropped: number;
-}
 
 /** Serves the live dashboard for a {@link Collector}. */
 export class Dashboard {
@@ -41,13 +62,16 @@ export class Dashboard {
   readonly http: http.Server;
   /** The WebSocket server attached to it. */
   readonly live: Server;
+  /** The topics the pages subscribe to. */
+  readonly topics: TopicServer;
   /** The page URL once listening. */
   url = '';
-  /** Samples pushed to pages so far (per page). */
-  pushed = 0;
-  private readonly pages = new Set<Page>();
+  /** Samples published so far (this process); a publication's `seq` is the number published before it. */
+  published = 0;
+  /** Samples dropped before publication (more than 50,000 waiting, or the history refused them). */
+  dropped = 0;
   private pending: unknown[] = [];
-  private pendingDropped = 0;
+  private publishing = false;
   private statusChanged = false;
   private statusSentAt = 0;
   private readonly timers: NodeJS.Timeout[] = [];
@@ -58,7 +82,7 @@ export class Dashboard {
     this.collector = collector;
     this.options = options;
     const mounts: Array<[string, string]> = [
-      ['/vendor/uplot/', path.join(WEB_ROOT, 'vendor', 'uplot')],
+      ['/vendor/', path.join(WEB_ROOT, 'vendor')],
       ['/', path.join(WEB_ROOT, 'sensors')],
     ];
     const headers = securityHeaders("'self'");
@@ -69,8 +93,16 @@ export class Dashboard {
         .then((served) => served || sendText(res, 404, 'not found\n'))
         .catch(() => sendText(res, 500, 'internal error\n'));
     });
-    this.live = attach(this.http, (ws) => this.page(ws), {
+    this.topics = new TopicServer({
+      history: options.history ?? sensorsHistory(),
+      subscribe: (topic) => topic === SAMPLES_TOPIC || topic === STATUS_TOPIC,
+      maxTopics: 2,
+      maxBuffered: options.highWaterMark ?? 2 << 20,
+      logger: options.logger,
+    });
+    this.live = attach(this.http, this.topics.handler, {
       logger: null,
+      subprotocols: [TOPICS_PROTOCOL],
       // Closing must not wait 10 s for a page that stopped reading.
       closeTimeout: 1000,
       processRequest: (request) => {
@@ -86,81 +118,57 @@ export class Dashboard {
     });
     collector.on('sample', (sample: Sample) => {
       if (this.pending.length < MAX_PENDING) this.pending.push(compact(sample));
-      else this.pendingDropped++;
+      else this.dropped++;
     });
     // Changes are coalesced: a phone that announces a new type in every message costs one status per interval.
     collector.on('status', () => (this.statusChanged = true));
     collector.on('stream', () => (this.statusChanged = true));
   }
 
-  /** Starts listening and pushing. */
+  /** Connects the history (rejects if it cannot: Redis unreachable), starts listening and publishing. */
   async listen(): Promise<string> {
+    await this.topics.start();
     this.url = (await listen(this.http, this.options.port ?? 0, this.options.host ?? '127.0.0.1')) + '/';
     this.timers.push(setInterval(() => this.flush(), this.options.flushInterval ?? 50));
     this.timers.push(setInterval(() => {
       // Rates and retry countdowns move even when nothing else changed: at least every 500 ms.
-      if (this.statusChanged || Date.now() - this.statusSentAt >= 500) this.broadcastStatus();
+      if (this.statusChanged || Date.now() - this.statusSentAt >= 500) this.publishStatus();
     }, STATUS_INTERVAL));
     return this.url;
   }
 
-  /** Closes the pages (1001) and the HTTP server. */
+  /** Closes the pages (1001), the HTTP server and the history. */
   async close(): Promise<void> {
     for (const timer of this.timers) clearInterval(timer);
     await this.live.close(1001, 'wskit sensors stopped');
     this.http.closeAllConnections();
     await new Promise((resolve) => this.http.close(resolve));
+    await this.topics.close();
   }
 
-  private async page(ws: Connection): Promise<void> {
-    const page: Page = { ws, dropped: 0 };
-    this.pages.add(page);
-    ws.send(JSON.stringify({ ...this.statusOf(page), kind: 'hello' })).catch(() => undefined);
-    try {
-      for await (const _ of ws) {
-        // the page sends nothing we need
-      }
-    } finally {
-      this.pages.delete(page);
-    }
-  }
-
-  private statusOf(page: Page, streams = this.collector.stats()): Record<string, unknown> {
-    return { kind: 'status', sources: this.collector.sources, streams, pageDropped: page.dropped, now: Date.now() };
-  }
-
-  /** Whether a page has too much unsent to be sent more (it misses this update; status is a snapshot, the next one replaces it). */
-  private behind(page: Page): boolean {
-    return page.ws.bufferedAmount > (this.options.highWaterMark ?? 2 << 20);
-  }
-
-  private broadcastStatus(): void {
+  private publishStatus(): void {
     this.statusChanged = false;
     this.statusSentAt = Date.now();
-    if (this.pages.size === 0) return;
-    const streams = this.collector.stats();
-    for (const page of this.pages) {
-      if (!this.behind(page)) page.ws.send(JSON.stringify(this.statusOf(page, streams))).catch(() => undefined);
-    }
+    const status = { sources: this.collector.sources, streams: this.collector.stats(), dropped: this.dropped, now: Date.now() };
+    // A status is a snapshot: one lost to a history outage is replaced by the next.
+    this.topics.publish(STATUS_TOPIC, status).catch(() => undefined);
   }
 
+  /**
+   * Publishes the samples gathered since the last flush as one publication. One publication at a time, so offsets
+   * follow the samples' order; while one is in flight (a slow Redis) samples wait, up to 50,000.
+   */
   private flush(): void {
-    const lost = this.pendingDropped;
-    this.pendingDropped = 0;
-    if (lost > 0) for (const page of this.pages) page.dropped += lost;
-    if (this.pending.length === 0) return;
-    const batch = this.pending;
+    if (this.publishing || this.pending.length === 0) return;
+    const samples = this.pending;
     this.pending = [];
-    if (this.pages.size === 0) return;
-    const text = JSON.stringify({ kind: 'samples', samples: batch });
-    for (const page of this.pages) {
-      if (this.behind(page)) {
-        page.dropped += batch.length;
-        continue;
-      }
-      this.pushed += batch.length;
-      page.ws.send(text).catch(() => undefined);
-    }
+    const seq = this.published;
+    this.published += samples.length;
+    this.publishing = true;
+    this.topics
+      .publish(SAMPLES_TOPIC, { seq, samples })
+      .catch(() => (this.dropped += samples.length))
+      .finally(() => (this.publishing = false));
   }
 }
 
@@ -173,7 +181,7 @@ function sameHost(origin: string, host: string): boolean {
   }
 }
 
-/** The compact form of a sample sent to pages: source, type, plot time, values, accuracy, action, timestamp, received. */
+/** The compact form of a sample published to pages: source, type, plot time, values, accuracy, action, timestamp, received. */
 function compact(sample: Sample): unknown[] {
   return [sample.source, sample.type, sample.x, sample.values, sample.accuracy, sample.action ?? null, sample.timestamp, sample.received];
 }
