@@ -7,6 +7,7 @@
  *   driver echo    -p PORT -x PID -c CONNS -P INFLIGHT -s SIZE [-b] [-t SECS] [-w WARMUP]
  *   driver fanout  -p PORT -x PID -c SUBSCRIBERS -P WINDOW -s SIZE [-t SECS] [-w WARMUP]
  *   driver connect -p PORT -x PID -n CONNS -C CONCURRENCY [-k HOLD_SECS]
+ *   driver hold    -p PORT -x PID -n CONNS -C CONCURRENCY -a SOURCES -i IDLE_SECS -A ACTIVE_SECS -e SAMPLE_PER_S -r PROBE_HZ [-W]
  *
  * Prints one line: RESULT key=value ...; exit status 1 on any protocol or
  * verification error.
@@ -177,6 +178,9 @@ static int check_response(const char *head, const char *accept) {
   return strncmp(h, accept, n) == 0 && (h[n] == '\r' || h[n] == ' ');
 }
 
+/* Source addresses connections are spread over: 127.0.0.1-4 by default; `hold` uses 127.0.1.1 and up (-a). */
+static uint32_t source_base = 0x7f000001, sources = 4;
+
 static int open_socket(int src_index, int nonblocking) {
   int fd = socket(AF_INET, SOCK_STREAM | (nonblocking ? SOCK_NONBLOCK : 0), 0);
   if (fd < 0) die("socket");
@@ -187,11 +191,12 @@ static int open_socket(int src_index, int nonblocking) {
    * kept the driver's CPU busy in the kernel for 10-40 s of a run (the "stalled" connect runs). */
   setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
   struct sockaddr_in src = {.sin_family = AF_INET};
-  src.sin_addr.s_addr = htonl(0x7f000001 + (src_index & 3)); /* spread over 127.0.0.1-4 */
+  src.sin_addr.s_addr = htonl(source_base + (uint32_t)src_index % sources);
   if (bind(fd, (struct sockaddr *)&src, sizeof src) < 0) die("bind");
   struct sockaddr_in dst = {.sin_family = AF_INET, .sin_port = htons(port)};
   dst.sin_addr.s_addr = htonl(0x7f000001);
-  if (connect(fd, (struct sockaddr *)&dst, sizeof dst) < 0 && errno != EINPROGRESS) die("connect");
+  /* EADDRNOTAVAIL: this source address ran out of ephemeral ports toward the server (about 28k each). */
+  if (connect(fd, (struct sockaddr *)&dst, sizeof dst) < 0 && errno != EINPROGRESS) die("connect (EADDRNOTAVAIL: use more source addresses)");
   return fd;
 }
 
@@ -642,6 +647,358 @@ static void run_connect(void) {
   if (opened < nconnect) errors++;
 }
 
+/* ------------------------------------------------------------ hold */
+
+/*
+ * Many connections held open: a ramp of non-blocking handshakes (CONCURRENCY in flight, source addresses 127.0.1.1
+ * to 127.0.1.SOURCES), then an idle window (only the server's keepalive pings, each answered by a masked pong), then
+ * an active window (a probe connection's paced 64-byte echoes timed, a rotating sample of the held connections
+ * echoing). The server's RSS is read at every tenth of the ramp and every second of the hold.
+ */
+static int hold_sources = 1;
+static double idle_secs = 20, active_secs = 20, sample_per_s = 1000, probe_hz = 100;
+/* -W: after the ramp, print a RAMPED line and wait for "go" on stdin (several drivers, one per server process,
+ * start their idle windows together). */
+static int wait_for_go = 0;
+
+#define HOLD_MSG 64
+#define HOLD_FRAME_MAX 127 /* every server frame here is under 126 bytes: pings, 64-byte echoes */
+
+typedef struct {
+  int fd;
+  uint8_t state; /* 0 connecting, 1 request sent, 2 open */
+  uint8_t have;  /* bytes of an incomplete server frame in buf */
+  uint8_t buf[HOLD_FRAME_MAX];
+  uint32_t sent, recvd; /* sample echoes sent and verified */
+  char *hs;             /* while opening: the expected accept value (32 bytes), then the response head */
+  int hs_have;
+} held_t;
+
+static held_t *held;
+static int nheld;
+static held_t probe;
+static uint64_t pings_seen = 0, echoes_ok = 0, closed_by_server = 0;
+static int probe_waiting = 0;
+static double probe_sent_at, probe_record_from;
+static double *probe_rtts;
+static size_t nprobe, probe_cap;
+
+static void hold_fail(held_t *c, const char *why) {
+  if (errors < 5) fprintf(stderr, "driver: held connection %ld: %s\n", c == &probe ? -1L : (long)(c - held), why);
+  errors++;
+}
+
+/* The sample message number seq of connection index (the probe is index -1): 64 printable bytes. */
+static void hold_message(long index, uint32_t seq, uint8_t out[HOLD_MSG + 1]) {
+  int n = snprintf((char *)out, HOLD_MSG + 1, "hold %ld message %u ", index, seq);
+  memset(out + n, 'x', HOLD_MSG - n);
+}
+
+/* Writes one masked client frame; the sockets are idle, so a tiny frame fits their buffers whole. */
+static void hold_send(held_t *c, int opcode, const uint8_t *payload, size_t len) {
+  uint8_t f[6 + 125];
+  f[0] = 0x80 | opcode;
+  f[1] = 0x80 | (uint8_t)len;
+  memcpy(f + 2, MASK, 4);
+  for (size_t i = 0; i < len; i++) f[6 + i] = payload[i] ^ MASK[i & 3];
+  if (write(c->fd, f, 6 + len) != (ssize_t)(6 + len)) hold_fail(c, "short write of a small frame");
+}
+
+static void hold_frame(held_t *c, const uint8_t *b) {
+  int opcode = b[0] & 0x0f, len = b[1] & 0x7f;
+  const uint8_t *payload = b + 2;
+  if (!(b[0] & 0x80) || (b[0] & 0x70)) { hold_fail(c, "fragmented frame or RSV bits set"); return; }
+  if (opcode == 9) { /* RFC 6455 5.5.2: a ping is answered by a pong with its payload */
+    pings_seen++;
+    hold_send(c, 10, payload, len);
+  } else if (opcode == 10) {
+    /* an unsolicited pong: nothing to do */
+  } else if (opcode == 8) {
+    closed_by_server++;
+    hold_fail(c, "the server closed the connection");
+  } else if (opcode == 1) {
+    uint8_t expected[HOLD_MSG + 1];
+    long index = c == &probe ? -1 : (long)(c - held);
+    hold_message(index, c->recvd, expected);
+    if (len != HOLD_MSG || memcmp(payload, expected, HOLD_MSG) != 0) { hold_fail(c, "echo differs"); return; }
+    c->recvd++;
+    if (c == &probe) {
+      probe_waiting = 0;
+      if (probe_sent_at < probe_record_from) return; /* warm-up */
+      if (nprobe == probe_cap) probe_rtts = realloc(probe_rtts, (probe_cap = probe_cap * 2 + 4096) * sizeof *probe_rtts);
+      probe_rtts[nprobe++] = now() - probe_sent_at;
+    } else if (measuring) {
+      echoes_ok++;
+    }
+  } else {
+    hold_fail(c, "unexpected opcode");
+  }
+}
+
+/* Splits received bytes into frames; an incomplete one waits in c->buf. */
+static void hold_input(held_t *c, const uint8_t *in, size_t n) {
+  size_t pos = 0;
+  while (pos < n) {
+    while (c->have < 2 && pos < n) c->buf[c->have++] = in[pos++];
+    if (c->have < 2) return;
+    if ((c->buf[1] & 0x80) || (c->buf[1] & 0x7f) > 125) { hold_fail(c, "masked or large server frame"); return; }
+    size_t need = 2 + (c->buf[1] & 0x7f);
+    size_t take = need - c->have < n - pos ? need - c->have : n - pos;
+    memcpy(c->buf + c->have, in + pos, take);
+    c->have += take;
+    pos += take;
+    if (c->have < need) return;
+    hold_frame(c, c->buf);
+    c->have = 0;
+  }
+}
+
+static void hold_read(held_t *c, uint8_t *buf) {
+  for (;;) {
+    ssize_t n = read(c->fd, buf, 65536);
+    if (n > 0) { hold_input(c, buf, n); continue; }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) return;
+    closed_by_server++;
+    hold_fail(c, "connection closed by the server");
+    epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
+    return;
+  }
+}
+
+/* One step of a connection's handshake; returns 1 when it just opened. */
+static int hold_handshake(held_t *c) {
+  if (c->state == 0) {
+    int err = 0;
+    socklen_t el = sizeof err;
+    getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &el);
+    if (err) { fprintf(stderr, "driver: connect: %s\n", strerror(err)); errors++; return 0; }
+    char req[512];
+    int len = build_request(req, sizeof req, "/", c->hs);
+    if (write(c->fd, req, len) != len) { hold_fail(c, "short request write"); return 0; }
+    c->state = 1;
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+    epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
+    return 0;
+  }
+  char *head = c->hs + 32;
+  ssize_t r = read(c->fd, head + c->hs_have, 1023 - c->hs_have);
+  if (r < 0 && errno == EAGAIN) return 0;
+  if (r <= 0) { hold_fail(c, "handshake read failed"); return 0; }
+  c->hs_have += r;
+  head[c->hs_have] = 0;
+  char *end = strstr(head, "\r\n\r\n");
+  if (!end) {
+    if (c->hs_have == 1023) hold_fail(c, "response head too long");
+    return 0;
+  }
+  if (!check_response(head, c->hs)) { fprintf(stderr, "driver: bad handshake: %.60s\n", head); errors++; return 0; }
+  size_t rest = c->hs_have - (end + 4 - head);
+  uint8_t after[1024];
+  memcpy(after, end + 4, rest);
+  free(c->hs);
+  c->hs = NULL;
+  c->state = 2;
+  if (rest) hold_input(c, after, rest);
+  return 1;
+}
+
+static void hold_open(held_t *c, int index) {
+  c->fd = open_socket(index, 1);
+  c->hs = malloc(32 + 1024);
+  c->hs_have = 0;
+  struct epoll_event ev = {.events = EPOLLOUT, .data.ptr = c};
+  epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev);
+}
+
+static void hold_event(struct epoll_event *e, uint8_t *buf, int *opened) {
+  held_t *c = e->data.ptr;
+  if (c->state < 2) {
+    if (hold_handshake(c)) (*opened)++;
+  } else if (e->events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+    hold_read(c, buf);
+  }
+}
+
+static long rss_min = 0, rss_max = 0;
+static void rss_sample(long *last) {
+  long kib = npids ? proc_rss_kib(pids[0]) : 0;
+  if (rss_min == 0 || kib < rss_min) rss_min = kib;
+  if (kib > rss_max) rss_max = kib;
+  *last = kib;
+}
+
+/* Runs the event loop until `until`, calling tick every 10 ms (NULL: none) and sampling RSS every second. */
+static void hold_loop(double until, uint8_t *buf, void (*tick)(double), long *rss_last) {
+  struct epoll_event evs[256];
+  double next_tick = now(), next_rss = now() + 1;
+  int opened = 0;
+  while (errors == 0) {
+    double t = now();
+    if (t >= until) break;
+    if (tick && t >= next_tick) { tick(t); next_tick += 0.01; }
+    if (t >= next_rss) { rss_sample(rss_last); next_rss += 1; }
+    double wake = until;
+    if (tick && next_tick < wake) wake = next_tick;
+    if (next_rss < wake) wake = next_rss;
+    int ms = (int)((wake - t) * 1000);
+    int n = epoll_wait(ep, evs, 256, ms < 0 ? 0 : ms);
+    for (int i = 0; i < n; i++) hold_event(&evs[i], buf, &opened);
+  }
+}
+
+/* Prints RAMPED and serves the held connections until a line with "go" arrives on stdin. */
+static void hold_wait_go(int opened, uint8_t *buf) {
+  static int go_marker;
+  printf("RAMPED opened=%d\n", opened);
+  fflush(stdout);
+  struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &go_marker};
+  epoll_ctl(ep, EPOLL_CTL_ADD, 0, &ev);
+  struct epoll_event evs[256];
+  int unused = 0;
+  for (;;) {
+    int n = epoll_wait(ep, evs, 256, 1000);
+    for (int i = 0; i < n; i++) {
+      if (evs[i].data.ptr != &go_marker) { hold_event(&evs[i], buf, &unused); continue; }
+      char line[64];
+      ssize_t r = read(0, line, sizeof line - 1);
+      epoll_ctl(ep, EPOLL_CTL_DEL, 0, NULL);
+      if (r <= 0) { fprintf(stderr, "driver: stdin closed before go\n"); errors++; }
+      return;
+    }
+  }
+}
+
+static uint32_t sample_next = 0;
+static double sample_credit = 0, next_probe = 0;
+
+/* Active window, every 10 ms: the probe's next echo when its last one is back and due, and the sample's share. */
+static void active_tick(double t) {
+  if (probe_hz > 0 && !probe_waiting && t >= next_probe) {
+    uint8_t msg[HOLD_MSG + 1];
+    hold_message(-1, probe.sent, msg);
+    probe_sent_at = now();
+    hold_send(&probe, 1, msg, HOLD_MSG);
+    probe.sent++;
+    probe_waiting = 1;
+    next_probe = t + 1 / probe_hz;
+  }
+  sample_credit += sample_per_s / 100;
+  for (; sample_credit >= 1; sample_credit--) {
+    held_t *c = &held[sample_next++ % nheld];
+    if (c->sent != c->recvd) continue; /* its last echo is not back yet */
+    uint8_t msg[HOLD_MSG + 1];
+    hold_message(c - held, c->sent, msg);
+    hold_send(c, 1, msg, HOLD_MSG);
+    c->sent++;
+  }
+}
+
+static void run_hold(void) {
+  ep = epoll_create1(0);
+  nheld = nconnect;
+  held = calloc(nheld, sizeof *held);
+  source_base = 0x7f000101; /* 127.0.1.1: away from the other scenarios' 127.0.0.1-4 */
+  sources = hold_sources;
+  uint8_t *buf = malloc(65536);
+  long rss0 = npids ? proc_rss_kib(pids[0]) : 0;
+  char curve[1024] = "";
+  size_t curve_len = 0;
+  int step = nheld >= 10 ? nheld / 10 : 1, next_mark = step;
+  double cpu0 = servers_cpu(), self0 = self_cpu(), t0 = now(), deadline = t0 + 300;
+  int started = 0, active = 0, opened = 0;
+  struct epoll_event evs[256];
+  while (opened < nheld && errors == 0 && now() < deadline) {
+    while (active < concurrency && started < nheld) { hold_open(&held[started], started); started++, active++; }
+    int n = epoll_wait(ep, evs, 256, 100);
+    for (int i = 0; i < n; i++) {
+      int before = opened;
+      hold_event(&evs[i], buf, &opened);
+      if (opened != before) active--;
+      if (opened == next_mark) {
+        curve_len += snprintf(curve + curve_len, sizeof curve - curve_len, "%s%d:%ld", curve_len ? "," : "", opened,
+                              npids ? proc_rss_kib(pids[0]) : 0);
+        next_mark += step;
+      }
+    }
+  }
+  double ramp_secs = now() - t0, ramp_cpu = servers_cpu() - cpu0;
+  if (opened < nheld) { fprintf(stderr, "driver: %d of %d connections opened\n", opened, nheld); errors++; }
+
+  /* The probe opens from 127.0.0.1, outside the held connections' addresses, before the idle window. */
+  source_base = 0x7f000001, sources = 1;
+  struct epoll_event pev = {.events = EPOLLIN, .data.ptr = &probe};
+  probe.state = 2;
+  if (errors == 0 && probe_hz > 0) {
+    probe.fd = handshake(0, "/probe");
+    epoll_ctl(ep, EPOLL_CTL_ADD, probe.fd, &pev);
+  }
+
+  if (wait_for_go && errors == 0) hold_wait_go(opened, buf);
+
+  /* Idle: nothing but keepalive; the server's CPU over the window is what holding the connections costs. */
+  long rss_idle_start = npids ? proc_rss_kib(pids[0]) : 0, rss_idle_end = rss_idle_start, rss_active_end = 0;
+  rss_min = rss_max = 0;
+  uint64_t pings0 = pings_seen; /* those answered during the ramp */
+  double idle_cpu0 = servers_cpu(), idle_t0 = now();
+  hold_loop(idle_t0 + idle_secs, buf, NULL, &rss_idle_end);
+  double idle_el = now() - idle_t0, idle_cpu = servers_cpu() - idle_cpu0;
+  rss_sample(&rss_idle_end);
+  uint64_t idle_pings = pings_seen - pings0;
+
+  /* Active: the probe's latency and the sample's echoes while every connection is held. */
+  measuring = 1;
+  next_probe = now();
+  double active_cpu0 = servers_cpu(), active_t0 = now();
+  /* The probe's first second (a quarter of a short window) warms the server's echo path and is not counted. */
+  probe_record_from = active_t0 + (active_secs < 4 ? active_secs / 4 : 1);
+  uint64_t pings1 = pings_seen;
+  hold_loop(active_t0 + active_secs, buf, active_tick, &rss_active_end);
+  double active_el = now() - active_t0, active_cpu = servers_cpu() - active_cpu0;
+  uint64_t active_pings = pings_seen - pings1;
+  /* The last echoes in flight: up to 2 s to come back. */
+  double drain_until = now() + 2;
+  for (;;) {
+    uint64_t missing = probe_waiting;
+    for (int i = 0; i < nheld; i++) missing += held[i].sent - held[i].recvd;
+    if (missing == 0 || now() >= drain_until || errors) break;
+    struct epoll_event evs2[256];
+    int n = epoll_wait(ep, evs2, 256, 10);
+    for (int i = 0; i < n; i++) hold_event(&evs2[i], buf, &opened);
+  }
+  rss_sample(&rss_active_end);
+  uint64_t sample_sent = 0, sample_missing = 0;
+  for (int i = 0; i < nheld; i++) sample_sent += held[i].sent, sample_missing += held[i].sent - held[i].recvd;
+  if (sample_missing) { fprintf(stderr, "driver: %llu sample echoes never came back\n", (unsigned long long)sample_missing); errors++; }
+
+  double p50 = 0, p99 = 0, pmax = 0;
+  if (nprobe > 0) {
+    qsort(probe_rtts, nprobe, sizeof *probe_rtts, cmp_double);
+    p50 = probe_rtts[nprobe / 2] * 1e6, p99 = probe_rtts[(size_t)(nprobe * 0.99)] * 1e6, pmax = probe_rtts[nprobe - 1] * 1e6;
+  }
+  double self = self_cpu() - self0;
+  printf("RESULT mode=hold conns=%d opened=%d sources=%d ramp_secs=%.3f hs_per_s=%.0f ramp_srv_cpu_s=%.3f hs_per_cpu_s=%.0f "
+         "rss_before_kib=%ld rss_curve=%s rss_idle_start_kib=%ld rss_idle_end_kib=%ld rss_hold_min_kib=%ld "
+         "rss_hold_max_kib=%ld rss_active_end_kib=%ld rss_per_conn_kib=%.2f idle_secs=%.3f idle_srv_cpu_s=%.3f "
+         "idle_cpu_ms_per_s=%.2f idle_pings=%llu cpu_us_per_ping=%.2f active_secs=%.3f active_srv_cpu_s=%.3f "
+         "active_pings=%llu ramp_pings=%llu probe_n=%zu probe_p50_us=%.1f probe_p99_us=%.1f probe_max_us=%.1f sample_sent=%llu "
+         "sample_echoed=%llu closed_by_server=%llu lg_cpu_s=%.3f errors=%ld\n",
+         nheld, opened, hold_sources, ramp_secs, opened / ramp_secs, ramp_cpu, ramp_cpu > 0 ? opened / ramp_cpu : 0, rss0,
+         curve_len ? curve : "-", rss_idle_start, rss_idle_end, rss_min, rss_max, rss_active_end,
+         opened ? (double)(rss_idle_end - rss0) / opened : 0, idle_el, idle_cpu, idle_el > 0 ? 1000 * idle_cpu / idle_el : 0,
+         (unsigned long long)idle_pings, idle_pings ? 1e6 * idle_cpu / idle_pings : 0, active_el, active_cpu,
+         (unsigned long long)active_pings, (unsigned long long)pings0, nprobe, p50, p99, pmax, (unsigned long long)sample_sent,
+         (unsigned long long)echoes_ok, (unsigned long long)closed_by_server, self, errors);
+  fflush(stdout);
+  /* Reset, not FIN: no TIME_WAIT left holding this machine's ports for the next run or another user. */
+  struct linger reset = {.l_onoff = 1, .l_linger = 0};
+  for (int i = 0; i < started; i++) {
+    setsockopt(held[i].fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
+    close(held[i].fd);
+  }
+  if (probe.fd > 0) setsockopt(probe.fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset), close(probe.fd);
+}
+
 int main(int argc, char **argv) {
   if (argc < 2) {
     fprintf(stderr, "usage: driver echo|fanout|connect [options]\n");
@@ -650,7 +1007,7 @@ int main(int argc, char **argv) {
   const char *mode = argv[1];
   int opt;
   optind = 2;
-  while ((opt = getopt(argc, argv, "p:x:c:P:s:bzt:w:n:C:k:")) != -1) {
+  while ((opt = getopt(argc, argv, "p:x:c:P:s:bzt:w:n:C:k:a:i:A:e:r:W")) != -1) {
     switch (opt) {
       case 'p': port = atoi(optarg); break;
       case 'x': if (npids < 4) pids[npids++] = atoi(optarg); break;
@@ -664,6 +1021,12 @@ int main(int argc, char **argv) {
       case 'n': nconnect = atoi(optarg); break;
       case 'C': concurrency = atoi(optarg); break;
       case 'k': hold = atof(optarg); break;
+      case 'a': hold_sources = atoi(optarg); break;
+      case 'i': idle_secs = atof(optarg); break;
+      case 'A': active_secs = atof(optarg); break;
+      case 'e': sample_per_s = atof(optarg); break;
+      case 'r': probe_hz = atof(optarg); break;
+      case 'W': wait_for_go = 1; break;
       default: return 2;
     }
   }
@@ -672,6 +1035,7 @@ int main(int argc, char **argv) {
   if (strcmp(mode, "echo") == 0) run_echo();
   else if (strcmp(mode, "fanout") == 0) run_fanout();
   else if (strcmp(mode, "connect") == 0) run_connect();
+  else if (strcmp(mode, "hold") == 0) run_hold();
   else { fprintf(stderr, "unknown mode %s\n", mode); return 2; }
   fflush(stdout);
   return errors ? 1 : 0;

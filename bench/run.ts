@@ -19,15 +19,11 @@
  * package's binary): the fastest server known here, the floor every column is read against (`x bun`). Both are
  * in the default columns; `bun` is left out, with the reason printed, where its binary does not run.
  */
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { availableParallelism } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-const here = dirname(fileURLToPath(import.meta.url));
-const root = dirname(here);
+import { join } from 'node:path';
+import { buildDriver, buildServer, canPin, here, median, pin, root, runDriver, startServer, stopServer } from './harness.js';
 
 interface Scenario {
   name: string;
@@ -148,109 +144,15 @@ const log = (line: string): void => {
 
 // ---------------------------------------------------------------- setup
 
-function buildDriver(): string {
-  const out = join(here, 'build', 'driver');
-  const source = join(here, 'driver.c');
-  if (!existsSync(out) || statSync(out).mtimeMs < statSync(source).mtimeMs) {
-    mkdirSync(join(here, 'build'), { recursive: true });
-    execFileSync('gcc', ['-O2', '-o', out, source, '-lz'], { stdio: 'inherit' });
-  }
-  return out;
-}
-
-/**
- * The servers run as plain JavaScript, as users run the built package: the
- * sources are transpiled file by file with esbuild (tsx's own dependency) into
- * bench/build/js. tsx at run time would add its helpers to every closure
- * (`__name`), a cost the built package does not have. Falls back to tsx.
- */
-function buildServer(): string[] {
-  const esbuild = join(root, 'node_modules', '.bin', 'esbuild');
-  const out = join(here, 'build', 'js');
-  if (existsSync(esbuild)) {
-    const built = spawnSync(
-      esbuild,
-      ['src/**/*.ts', 'bench/server.ts', 'bench/floor-server.ts', `--outdir=${out}`, '--outbase=.', '--format=esm', '--platform=node', '--target=node20', '--log-level=error'],
-      { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] },
-    );
-    if (built.status === 0) return [join(out, 'bench', 'server.js')];
-  }
-  notes.push('esbuild unavailable: servers run from TypeScript through tsx');
-  return ['--import', 'tsx', join(here, 'server.ts')];
-}
-
 let serverScript: string[] = [];
-const canPin = availableParallelism() >= 2 && spawnSync('taskset', ['-c', '0', 'true']).status === 0;
 if (!canPin) notes.push('taskset unavailable or one CPU: server and driver are not pinned');
-const pin = (cpu: number, command: string[]): string[] => (canPin ? ['taskset', '-c', String(cpu), ...command] : command);
-
 
 // ---------------------------------------------------------------- running
 
-function startServer(impl: string, extra: string[]): Promise<{ child: ChildProcess; port: number }> {
+function startImpl(impl: string, extra: string[]): Promise<{ child: ChildProcess; port: number }> {
   // Bun runs its own server file (TypeScript, no build step); every other column is bench/server.ts on Node.
   const runtime = impl === BUN ? [bun.path!, join(here, 'bun-server.ts')] : [process.execPath, ...serverScript, impl];
-  const command = pin(0, [...runtime, ...extra]);
-  const child = spawn(command[0]!, command.slice(1), {
-    cwd: root,
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${impl} server did not start in 20 s: ${stderr}`));
-    }, 20_000);
-    let out = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const match = /listening (\d+)/.exec(out);
-      if (match) {
-        clearTimeout(timer);
-        resolve({ child, port: Number(match[1]) });
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`${impl} server exited (${code}): ${stderr}`));
-    });
-  });
-}
-
-async function stopServer(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
-  await exited;
-  clearTimeout(timer);
-}
-
-function runDriver(driver: string, args: string[], port: number, pid: number): Promise<Record<string, string>> {
-  const command = pin(1, [driver, ...args, '-p', String(port), '-x', String(pid)]);
-  return new Promise((resolve) => {
-    const child = spawn(command[0]!, command.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      const line = out.split('\n').find((l) => l.startsWith('RESULT')) ?? 'RESULT mode=failed errors=1';
-      const result: Record<string, string> = {};
-      for (const pair of line.split(' ').slice(1)) {
-        const at = pair.indexOf('=');
-        result[pair.slice(0, at)] = pair.slice(at + 1);
-      }
-      if (code !== 0 && code !== 3) result.errors = result.errors && result.errors !== '0' ? result.errors : '1';
-      if (err.trim() !== '') result.stderr = err.trim().split('\n').slice(0, 3).join(' | ');
-      result.exit = String(code);
-      resolve(result);
-    });
-  });
+  return startServer(pin(0, [...runtime, ...extra]), impl);
 }
 
 interface Sample {
@@ -260,15 +162,9 @@ interface Sample {
   result: Record<string, string>;
 }
 
-const median = (values: number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length === 0 ? NaN : sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-};
-
 async function main(): Promise<void> {
   const driver = buildDriver();
-  serverScript = buildServer();
+  serverScript = buildServer(notes);
   const samples: Sample[] = [];
   const skipped = new Set<string>();
   const live = new Map<string, { child: ChildProcess; port: number }>();
@@ -280,7 +176,7 @@ async function main(): Promise<void> {
         if (server === FLOOR && !scenario.floor) continue;
         // A fresh server per measurement; quick mode reuses one per server and options (CI speed).
         const key = `${server} ${(scenario.serverArgs ?? []).join(' ')}`;
-        const started = (scenario.fresh ? undefined : live.get(key)) ?? (await startServer(server, scenario.serverArgs ?? []));
+        const started = (scenario.fresh ? undefined : live.get(key)) ?? (await startImpl(server, scenario.serverArgs ?? []));
         const { child, port } = started;
         let result: Record<string, string>;
         try {

@@ -5,7 +5,10 @@
  * Echo on any path; on `/broadcast` every message from any client goes to all
  * `/broadcast` clients, the sender included.
  *
- *   node --import tsx bench/server.ts [wskit|wskit-metrics|ws|ws-bufferutil|node-floor] [--deflate]
+ *   node --import tsx bench/server.ts [wskit|wskit-metrics|ws|ws-bufferutil|node-floor] [--deflate] [--ping-interval MS]
+ *
+ * `--ping-interval MS` sets wskit's keepalive interval (its default is 20 s) and gives `ws` the keepalive its README
+ * shows (a timer pinging every connection, terminating one whose last ping went unanswered); node-floor has none.
  *
  * Listens on $HOST:$PORT (default 127.0.0.1:8765) and prints `listening <port>`.
  * Runs in the foreground so its PID is the one measured (also by the neutral
@@ -19,6 +22,8 @@ import { startFloor } from './floor-server.js';
 
 const impl = process.argv[2] ?? 'wskit';
 const deflate = process.argv.includes('--deflate');
+const pingAt = process.argv.indexOf('--ping-interval');
+const pingInterval = pingAt > 0 ? Number(process.argv[pingAt + 1]) : undefined;
 const host = process.env.HOST ?? '127.0.0.1';
 const port = Number(process.env.PORT ?? 8765);
 
@@ -30,6 +35,7 @@ function ready(address: AddressInfo | string | null): void {
 async function startWskit(metrics: boolean): Promise<void> {
   const room = new Set<Connection>();
   const options: ServerOptions & { compression?: boolean } = { host, port, logger: null, maxMessageSize: 64 * 1024 * 1024, metrics };
+  if (pingInterval !== undefined) options.pingInterval = pingInterval;
   // `compression` is negotiated only where serve() supports it; the driver checks what was agreed.
   if (deflate) options.compression = true;
   else options.compression = false;
@@ -55,6 +61,7 @@ async function startWs(withBufferutil: boolean): Promise<void> {
   const { WebSocketServer, WebSocket } = await import('ws');
   const wss = new WebSocketServer({ noServer: true, perMessageDeflate: deflate, maxPayload: 64 * 1024 * 1024, clientTracking: false });
   const room = new Set<InstanceType<typeof WebSocket>>();
+  if (pingInterval !== undefined) keepWsAlive(wss, pingInterval);
   const http = createServer((_request, response) => {
     response.writeHead(426);
     response.end();
@@ -62,6 +69,7 @@ async function startWs(withBufferutil: boolean): Promise<void> {
   http.on('upgrade', (request, socket, head) => {
     wss.handleUpgrade(request, socket, head, (ws) => {
       ws.on('error', () => {});
+      wss.emit('connection', ws, request);
       if (request.url === '/broadcast') {
         room.add(ws);
         ws.on('close', () => room.delete(ws));
@@ -74,6 +82,26 @@ async function startWs(withBufferutil: boolean): Promise<void> {
     });
   });
   http.listen(port, host, 1024, () => ready(http.address()));
+}
+
+/** ws's keepalive as its README shows it: every interval, terminate who did not answer the last ping, ping the rest. */
+function keepWsAlive(wss: import('ws').WebSocketServer, interval: number): void {
+  const alive = new Map<import('ws').WebSocket, boolean>();
+  wss.on('connection', (ws) => {
+    alive.set(ws, true);
+    ws.on('pong', () => alive.set(ws, true));
+    ws.on('close', () => alive.delete(ws));
+  });
+  setInterval(() => {
+    for (const [ws, answered] of alive) {
+      if (!answered) {
+        ws.terminate();
+        continue;
+      }
+      alive.set(ws, false);
+      ws.ping();
+    }
+  }, interval).unref();
 }
 
 process.on('SIGTERM', () => process.exit(0));
