@@ -1,6 +1,7 @@
 /** wskit: RFC 6455 WebSockets for Node.js with an async API. */
 export * from './errors.js';
 export { Connection, type ConnectionInit } from './node/connection.js';
+export { PreparedMessage, type PreparedData } from './node/prepared-message.js';
 export { serve, attach, Server, type Handler, type ServerHandler, type HttpResponse, type RouteMatch, type ServerOptions } from './node/server.js';
 export { SendStatus, type WebSocketHandlers } from './node/callbacks.js';
 export { DEFAULT_HTTP2_LIMITS, type Http2Limits, type Http2Option } from './node/http2-server.js';

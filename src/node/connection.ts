@@ -11,6 +11,7 @@ import { Keepalive, type KeepaliveHost } from './keepalive.js';
 import type { MessageCodec } from './message-codec.js';
 import type { Transport } from './transport.js';
 import { MessageQueue } from './message-queue.js';
+import type { PreparedMessage } from './prepared-message.js';
 import type { ConnectionOptions, Message, RequestInfo, SendData } from './types.js';
 
 const kConnection = Symbol('wskit.connection');
@@ -272,8 +273,9 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
   }
 
   /**
-   * @internal Of {@link bufferedAmount}, the bytes send() accepted that wait for permessage-deflate (compressing, or
-   * queued behind a message that is): the server's own lag, not the peer's (see `broadcast()`).
+   * Of {@link bufferedAmount}, the bytes of messages accepted by `send()` or `sendPrepared()` that wait for
+   * permessage-deflate (compressing, or queued behind a message that is): this side's own lag, not the peer's reading
+   * (`broadcast()` tells the two apart for a slow client).
    */
   get compressionBacklog(): number {
     return this.outboundBytes;
@@ -451,17 +453,53 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
     this.meter?.sent(typeof pending !== 'string', size);
   }
 
-  /** Whether a message of `size` bytes would be compressed (permessage-deflate negotiated and above its threshold). */
-  compresses(size: number): boolean {
-    return this.codec !== null && this.codec.shouldEncode(size);
-  }
-
-  /** Writes a pre-encoded frame (from `encodeFrame`); used by broadcast. Returns false if not open. */
-  sendEncoded(frame: Buffer): boolean {
-    if (this.protocol.state !== State.OPEN || this.fragmenting !== null || this.outbound !== null) return false;
-    this.protocol.sendEncoded(frame);
-    if (this.meter !== null) this.meter.sent((frame[0]! & 0x0f) === Opcode.BINARY, framePayloadLength(frame.length, false));
-    return true;
+  /**
+   * Sends a {@link PreparedMessage}: what `send()` does with its data, with the frame the message holds rather than
+   * one built for this connection. A server connection whose compressor keeps no context between messages (RFC 7692
+   * §7.1.1.1 server_no_context_takeover, the server default) sends the compressed frame the message makes once for
+   * every connection sharing that compressor; one with context takeover compresses it itself. Until written, the
+   * message counts in {@link bufferedAmount} (in {@link compressionBacklog} while it waits for zlib). Resolves and
+   * rejects as `send()`. A client connection masks each frame (RFC 6455 §5.3), so it sends the message as `send()` would.
+   */
+  sendPrepared(message: PreparedMessage): Promise<void> {
+    if (this.protocol.state !== State.OPEN) return quietly(Promise.reject(this.closedError()));
+    if (this.fragmenting !== null) return quietly(this.fragmenting.then(() => this.sendPrepared(message)));
+    if (this.side === 'client') return this.sendThroughCodec(message.payload, message.binary);
+    const size = message.size;
+    const meter = this.meter;
+    if (meter !== null) meter.sent(message.binary, size);
+    const codec = this.codec;
+    // The same rule as send(): past writeLimit bytes waiting for zlib, a message goes out uncompressed, in order.
+    if (codec !== null && codec.shouldEncode(size) && this.outboundBytes <= this.writeLimit) {
+      const shared = codec.shared ?? null;
+      if (shared !== null) {
+        const compressed = message.compressedFrame(shared); // zlib runs once for every connection asking
+        return this.chainOutbound(size, async () => {
+          const frame = await compressed;
+          if (meter !== null) {
+            meter.deflateIn += size;
+            meter.deflateOut += frame === message.frame ? size : framePayloadLength(frame.length, false);
+          }
+          if (this.protocol.state === State.OPEN) this.protocol.sendEncoded(frame);
+        });
+      }
+      return this.chainOutbound(size, async () => {
+        const encoded = await codec.encode(message.payload);
+        if (meter !== null) {
+          meter.deflateIn += size;
+          meter.deflateOut += encoded?.length ?? size;
+        }
+        const opcode = message.binary ? Opcode.BINARY : Opcode.TEXT;
+        if (this.protocol.state === State.OPEN) this.protocol.sendFrame(opcode, encoded ?? message.payload, true, encoded !== null);
+      });
+    }
+    if (this.outbound === null) {
+      this.protocol.sendEncoded(message.frame);
+      return this.drained();
+    }
+    return this.chainOutbound(size, async () => {
+      if (this.protocol.state === State.OPEN) this.protocol.sendEncoded(message.frame);
+    });
   }
 
   private drained(): Promise<void> {

@@ -98,6 +98,7 @@ export class ZlibLimiter {
   /** Operations allowed in flight at once. */
   readonly concurrency: number;
   private active = 0;
+  private finished = 0;
   private readonly waiting: Array<() => void> = [];
 
   constructor(concurrency = DEFAULT_ZLIB_CONCURRENCY) {
@@ -115,6 +116,11 @@ export class ZlibLimiter {
     return this.waiting.length;
   }
 
+  /** Operations run to their end (succeeded or failed) since the limiter was made: zlib calls, e.g. one per compressed broadcast. */
+  get completed(): number {
+    return this.finished;
+  }
+
   /** Runs `task` when a slot is free; the slot is released when its promise settles. */
   async run<T>(task: () => Promise<T>): Promise<T> {
     if (this.active >= this.concurrency) await new Promise<void>((resolve) => this.waiting.push(resolve));
@@ -122,6 +128,7 @@ export class ZlibLimiter {
     try {
       return await task();
     } finally {
+      this.finished++;
       // Hand the slot straight to the next waiter, so `active` never dips and lets a newcomer jump the queue.
       const next = this.waiting.shift();
       if (next !== undefined) next();

@@ -1,13 +1,11 @@
 /**
- * One message to many connections: the frame is encoded once (server frames
- * are unmasked, so the bytes are the same for everyone) and written to each
- * open connection without waiting for any of them. A client whose buffer is
- * over `maxBuffered` is skipped for this message or closed, so one slow peer
- * neither holds up the others nor grows the server's memory without bound.
+ * One message to many connections, through Connection's public API: the message is prepared once
+ * (`PreparedMessage`: one frame, and one compression per shared compressor) and handed to each open connection with
+ * `sendPrepared()` without waiting for any of them. A client whose buffer is over `maxBuffered` is skipped for this
+ * message or closed, so one slow peer neither holds up the others nor grows the server's memory without bound.
  */
 import type { Connection } from '../node/connection.js';
-import { Opcode } from '../protocol/opcodes.js';
-import { encodeFrame } from '../protocol/frame.js';
+import { PreparedMessage } from '../node/prepared-message.js';
 import { State } from '../protocol/protocol.js';
 
 /** What a broadcast does with a client whose outgoing buffer is over the bound. */
@@ -50,13 +48,12 @@ const REASON = 'slow client: too much data buffered';
 function noop(): void {}
 
 /**
- * Sends `message` to every open connection in `connections`, encoding the
- * frame once. Never waits for a connection to drain; see
- * {@link BroadcastOptions} for what happens to slow ones.
+ * Sends `message` to every open connection in `connections`, encoding the frame once (a {@link PreparedMessage}).
+ * Never waits for a connection to drain; see {@link BroadcastOptions} for what happens to slow ones.
  *
- * Connections with permessage-deflate get their own encoding through
- * `ws.send()` when the message is large enough to be compressed; connections
- * that are closing are passed over and not counted.
+ * With permessage-deflate, connections sharing a compressor that keeps no context (server_no_context_takeover, the
+ * server default) get one compression of the message between them; connections with context takeover compress it
+ * each. Connections that are closing are passed over and not counted.
  */
 export function broadcast(
   connections: Iterable<Connection>,
@@ -67,26 +64,21 @@ export function broadcast(
   const close = options.onSlow === 'close';
   const closeCode = options.closeCode ?? 1013;
   const exclude = options.exclude ?? null;
-  const payload: string | Buffer =
-    typeof message === 'string'
-      ? message
-      : message instanceof ArrayBuffer
-        ? Buffer.from(message)
-        : Buffer.from(message.buffer, message.byteOffset, message.byteLength);
   const result: BroadcastResult = { sent: 0, skipped: 0, closed: 0 };
-  let frame: Buffer | null = null;
+  let prepared: PreparedMessage | null = null;
   let size = 0;
   for (const ws of connections) {
     if (ws === exclude || ws.readyState !== State.OPEN) continue;
-    if (frame === null) {
-      frame = encodeFrame(typeof payload === 'string' ? Opcode.TEXT : Opcode.BINARY, payload);
-      size = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
+    if (prepared === null) {
+      prepared = new PreparedMessage(message);
+      size = prepared.frame.length;
     }
     const buffered = ws.bufferedAmount;
-    if (buffered + frame.length > maxBuffered) {
+    if (buffered + size > maxBuffered) {
       // Over the bound. Bytes waiting for zlib are this server's lag, not the client's: a client that reads as fast
       // as it can is never closed for them, the message is skipped. Bytes the socket holds are the client's to read.
-      if (close && buffered - ws.compressionBacklog + frame.length > maxBuffered) {
+      // A connection closed here is CLOSING from now on, so later broadcasts pass over it: it is counted once.
+      if (close && buffered - ws.compressionBacklog + size > maxBuffered) {
         result.closed++;
         if (ws.meter !== null) ws.meter.slowClosed++;
         void ws.close(closeCode, REASON).catch(noop);
@@ -96,11 +88,7 @@ export function broadcast(
       }
       continue;
     }
-    // A message the codec would compress is encoded per connection (context
-    // takeover makes each stream's bytes differ); smaller ones share the frame.
-    // sendEncoded also declines while a fragmented or compressed send is in
-    // progress: send() queues behind it, keeping order.
-    if (ws.compresses(size) || !ws.sendEncoded(frame)) void ws.send(payload); // a failure is the connection's end: ws.closed
+    void ws.sendPrepared(prepared); // a failure is the connection's end: ws.closed
     result.sent++;
   }
   return result;

@@ -13,6 +13,7 @@ export async function pageServer(handler: Handler, options: ServerOptions) {
   await new Promise<void>((resolve) => httpServer.listen(0, '127.0.0.1', resolve));
   const { port } = httpServer.address() as AddressInfo;
   return {
+    httpServer,
     page: `http://127.0.0.1:${port}/`,
     url: `ws://127.0.0.1:${port}/`,
     async close() {

@@ -4,6 +4,8 @@
  * two sequences must be equal. The scenarios are plain JavaScript source (no TypeScript, no imports), so that the
  * page evaluates exactly the text Node runs.
  */
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { encodeFrame, Opcode, type Connection } from '../../src/index.js';
 import { pageServer } from './page-server.js';
 
@@ -209,12 +211,22 @@ export const SCENARIO_SOURCE = String.raw`async ({ url, refusedUrl, scenario }) 
 }`;
 
 /** Starts the scenarios' server: a blank page on 127.0.0.1, with a scripted wskit attached. */
-export function scenarioServer(): ReturnType<typeof pageServer> {
-  return pageServer(serveScript, {
+export async function scenarioServer(): ReturnType<typeof pageServer> {
+  const server = await pageServer(serveScript, {
     subprotocols: ['chat'],
     processRequest: (request) => (request.path === '/404' ? { status: 404, body: 'no such thing\n' } : undefined),
   });
+  // The sockets by handshake key, for `bad-utf8`: a frame no wskit API would send is written to the socket itself.
+  server.httpServer.on('upgrade', (request: IncomingMessage, socket: Duplex) => {
+    const key = request.headers['sec-websocket-key'];
+    if (typeof key !== 'string') return;
+    rawSockets.set(key, socket);
+    socket.once('close', () => rawSockets.delete(key));
+  });
+  return server;
 }
+
+const rawSockets = new Map<string, Duplex>();
 
 /** The server's side: text commands (`text:…`, `binary:<hex>`, `close:<code>:<reason>`, `drop`, `bad-utf8`); binary is described back. */
 async function serveScript(ws: Connection): Promise<void> {
@@ -233,7 +245,7 @@ async function serveScript(ws: Connection): Promise<void> {
       return;
     } else if (command === 'bad-utf8') {
       // A text frame that is not UTF-8: the client must fail the connection (RFC 6455 §8.1).
-      ws.sendEncoded(encodeFrame(Opcode.TEXT, Buffer.from([0x68, 0xff])));
+      rawSockets.get(ws.request?.headers.get('sec-websocket-key') ?? '')?.write(encodeFrame(Opcode.TEXT, Buffer.from([0x68, 0xff])));
     } else if (command === 'drop') {
       ws.terminate();
       return;
