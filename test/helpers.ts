@@ -25,6 +25,11 @@ export const skipWithoutPythonWebsockets: string | false = probe(() =>
   ? false
   : 'python3-websockets is not installed (apt-get install python3-websockets)';
 
+/** Skip reason when Python's h2 package (python3-h2) is missing, else false. */
+export const skipWithoutPythonH2: string | false = probe(() => execFileSync(SYSTEM_PYTHON, ['-c', 'import h2'], { stdio: 'ignore' }))
+  ? false
+  : 'python3-h2 is not installed (apt-get install python3-h2)';
+
 /** Skip reason when redis-server is missing. */
 export const skipWithoutRedis: string | false = existsSync('/usr/bin/redis-server')
   ? false
