@@ -19,7 +19,7 @@ const MAX_ORPHANS = 100_000; // samples held for streams the page has no status 
  * Exposed for tests and curious users (devtools): samples and publications received, the `seq` of the first
  * sample received and the one after the last (within one run of wskit sensors), resumes recovered and not.
  */
-const stats = { received: 0, draws: 0, batches: 0, firstSeq: null, nextSeq: null, recovered: 0, lost: 0 };
+const stats = { received: 0, draws: 0, batches: 0, firstSeq: null, nextSeq: null, recovered: 0, lost: 0, since: null, firstOffset: null, offset: null };
 window.wskitSensors = stats;
 
 let uPlot = null;
@@ -103,7 +103,9 @@ function onSubscribed(info) {
   }
 }
 
-function onPublication(data) {
+function onPublication(data, info) {
+  stats.firstOffset ??= info.offset;
+  stats.offset = info.offset;
   if (typeof data !== 'object' || data === null || !Array.isArray(data.samples)) return;
   const list = data.samples.filter(Array.isArray);
   if (Number.isSafeInteger(data.seq)) {
@@ -129,7 +131,9 @@ function openLink() {
   client.subscribe('status', (status) => {
     if (typeof status === 'object' && status !== null) onStatus(status);
   });
-  samples = client.subscribe('samples', onPublication, { since: savedPosition(), onSubscribed });
+  const since = savedPosition();
+  stats.since = since?.offset ?? null;
+  samples = client.subscribe('samples', onPublication, { since, onSubscribed });
   setInterval(savePosition, 1000);
   addEventListener('pagehide', savePosition);
 }

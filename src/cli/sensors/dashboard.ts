@@ -12,7 +12,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { attach, type Server } from '../../node/server.js';
 import { TOPICS_PROTOCOL } from '../../client/topics-wire.js';
-import type { TopicHistory } from '../../pubsub/history.js';
+import type { StreamPosition, TopicHistory } from '../../pubsub/history.js';
 import { memoryHistory } from '../../pubsub/memory-history.js';
 import { TopicServer } from '../../pubsub/topic-server.js';
 import { allowedHostNames, HOST_REFUSED, hostAllowed, listen, securityHeaders, sendText, serveStatic, WEB_ROOT } from '../static.js';
@@ -70,6 +70,8 @@ export class Dashboard {
   published = 0;
   /** Samples dropped before publication (more than 50,000 waiting, or the history refused them). */
   dropped = 0;
+  /** The position of the last publication of samples, once there is one. */
+  position: StreamPosition | null = null;
   private pending: unknown[] = [];
   private publishing = false;
   private statusChanged = false;
@@ -167,6 +169,7 @@ export class Dashboard {
     this.publishing = true;
     this.topics
       .publish(SAMPLES_TOPIC, { seq, samples })
+      .then(({ offset, epoch }) => (this.position = { offset, epoch }))
       .catch(() => (this.dropped += samples.length))
       .finally(() => (this.publishing = false));
   }
