@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { constants, deflateRawSync } from 'node:zlib';
 import WebSocket, { WebSocketServer } from 'ws';
-import { computeAccept } from '../src/protocol/handshake.js';
+import { acceptResponseText } from '../src/protocol/handshake.js';
 import { connect, serve } from '../src/index.js';
 
 type Library = 'wskit' | 'ws';
@@ -147,8 +147,7 @@ async function run(library: Library, side: Side, kind: Flood, connections: numbe
         const head = await readHead(socket).catch(() => '');
         const key = /sec-websocket-key:\s*(\S+)/i.exec(head)?.[1] ?? KEY;
         const deflate = kind === 'compressed' && /permessage-deflate/i.test(head);
-        socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-          `Sec-WebSocket-Accept: ${computeAccept(key)}\r\n${deflate ? 'Sec-WebSocket-Extensions: permessage-deflate\r\n' : ''}\r\n`);
+        socket.write(acceptResponseText(key, null, deflate ? 'permessage-deflate' : ''), 'latin1');
         if (until === 0) until = Date.now() + seconds * 1000;
         await flood(socket, chunk, until);
       })());

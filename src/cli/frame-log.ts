@@ -4,6 +4,7 @@
  * JSON Lines record format that `wskit replay` reads back.
  */
 import { checkNumber, type NumberRule } from '../node/options.js';
+import { frameHeaderSize, readPayloadLength } from '../protocol/frame.js';
 import { applyMask } from '../protocol/mask.js';
 import { opcodeName } from './format.js';
 
@@ -91,28 +92,20 @@ export class FrameScanner {
   /** Reads the header once `needed` bytes are in; returns true when the payload starts. */
   private parseHeader(): boolean {
     const h = this.header;
-    const lengthCode = h[1]! & 0x7f;
     const masked = (h[1]! & 0x80) !== 0;
-    const full = 2 + (lengthCode === 126 ? 2 : lengthCode === 127 ? 8 : 0) + (masked ? 4 : 0);
+    const full = frameHeaderSize(h[1]!);
     if (this.headerLength < full) {
       this.needed = full;
       return false;
     }
-    let length = lengthCode;
-    let at = 2;
-    if (lengthCode === 126) {
-      length = h.readUInt16BE(2);
-      at = 4;
-    } else if (lengthCode === 127) {
-      const high = h.readUInt32BE(2);
-      if (high > 0x1fffff) {
-        this.failed = true;
-        throw new FrameScanError('frame length does not fit in 53 bits');
-      }
-      length = high * 0x100000000 + h.readUInt32BE(6);
-      at = 10;
+    // The protocol's own reading of the header; the frames are relayed as they are, so only what cannot be framed
+    // (a length past 2^53, or with its top bit set) stops the scanner.
+    const length = readPayloadLength(h, 0);
+    if (length < 0 || length > Number.MAX_SAFE_INTEGER) {
+      this.failed = true;
+      throw new FrameScanError('frame length does not fit in 53 bits');
     }
-    if (masked) h.copy(this.maskKey, 0, at, at + 4);
+    if (masked) h.copy(this.maskKey, 0, full - 4, full);
     const opcode = h[0]! & 0x0f;
     if (opcode === 1 || opcode === 2) this.messageOpcode = opcode;
     const keep = length <= this.capture ? length : Math.min(length, this.preview);

@@ -9,6 +9,7 @@ import { CLIENT_OPTIONS, checkUrl, clientOptions, open } from './client-flags.js
 import { describeClose, escapeControl, palette, toHex } from './format.js';
 import { buildUpgradeRequest } from '../protocol/handshake.js';
 import { serializeClosePayload } from '../protocol/close.js';
+import { isNormalCloseCode } from '../protocol/opcodes.js';
 import { parseRecordEntry, recordedPayload, type RecordEntry, type RecordedFrame } from './frame-log.js';
 
 /** One line for `wskit --help`. */
@@ -176,7 +177,7 @@ export async function run(args: string[]): Promise<number> {
         `received ${received} (the recording has ${recordedReplies}). Connection closed: ${describeClose(info.code, info.reason)}.`,
     ) + '\n',
   );
-  const expected = info.code === 1000 || info.code === 1001 || info.code === 1005 || (closedByLog && info.code === loggedCode);
+  const expected = isNormalCloseCode(info.code) || (closedByLog && info.code === loggedCode);
   return expected ? 0 : 1;
 }
 

@@ -11,6 +11,27 @@ export function framePayloadLength(frameLength: number, masked: boolean): number
   return length - 2 < 126 ? length - 2 : length - 4 < 65536 ? length - 4 : length - 10;
 }
 
+/** Header size implied by a frame's second byte (RFC 6455 §5.2): 2, 4 or 10 bytes, plus 4 if masked. */
+export function frameHeaderSize(b1: number): number {
+  const length = b1 & 0x7f;
+  return (length < 126 ? 2 : length === 126 ? 4 : 10) + (b1 & 0x80 ? 4 : 0);
+}
+
+/**
+ * The payload length declared by the complete frame header at `at` (RFC 6455 §5.2: 7 bits; 126 then 16 bits; 127
+ * then 64 bits), or -1 when the 64-bit length has its most significant bit set ("the most significant bit MUST be
+ * 0"). Above 2^53 the value is not exact: no reader accepts a frame that large.
+ */
+export function readPayloadLength(header: Uint8Array, at: number): number {
+  const length = header[at + 1]! & 0x7f;
+  if (length < 126) return length;
+  if (length === 126) return (header[at + 2]! << 8) | header[at + 3]!;
+  const high = ((header[at + 2]! << 24) | (header[at + 3]! << 16) | (header[at + 4]! << 8) | header[at + 5]!) >>> 0;
+  if (high >= 0x80000000) return -1;
+  const low = ((header[at + 6]! << 24) | (header[at + 7]! << 16) | (header[at + 8]! << 8) | header[at + 9]!) >>> 0;
+  return high * 0x100000000 + low;
+}
+
 /**
  * Writes a frame header (RFC 6455 §5.2) at the start of `out`; returns its
  * length. With a `maskKey`, the key is written last, as the RFC orders it.

@@ -231,22 +231,33 @@ export class HttpHeadReader {
           const head = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts);
           return { head, rest: chunk.subarray(end) };
         }
-        this.lines++;
-        if (this.lines > maxHeaders + 1) throw new HttpHeadError(431, `more than ${maxHeaders} header fields`);
+        checkLineCount(++this.lines, maxHeaders);
         this.lineLength = 0;
       } else {
-        this.lineLength++;
-        if (this.lineLength > maxLineLength + 1) {
-          throw this.lines === 0
-            ? new HttpHeadError(this.isRequest ? 414 : 400, `request line longer than ${maxLineLength} bytes`)
-            : new HttpHeadError(431, `header line longer than ${maxLineLength} bytes`);
-        }
+        checkLineLength(++this.lineLength, this.lines === 0, this.isRequest, maxLineLength);
       }
       this.previous = byte;
     }
     this.parts.push(chunk);
     return null;
   }
+}
+
+/**
+ * A line's limit, for both readers of a head: `length` counts the line's bytes before its LF, the CR included. Too
+ * long, a request line gets 414 (RFC 9110 §15.5.15 URI Too Long; a status line, 400) and a header line 431 (RFC 6585
+ * §5 Request Header Fields Too Large).
+ */
+function checkLineLength(length: number, firstLine: boolean, isRequest: boolean, maxLineLength: number): void {
+  if (length <= maxLineLength + 1) return;
+  throw firstLine
+    ? new HttpHeadError(isRequest ? 414 : 400, `request line longer than ${maxLineLength} bytes`)
+    : new HttpHeadError(431, `header line longer than ${maxLineLength} bytes`);
+}
+
+/** The field count's limit, for both readers of a head: `lines` counts the request line too (431, RFC 6585 §5). */
+function checkLineCount(lines: number, maxHeaders: number): void {
+  if (lines > maxHeaders + 1) throw new HttpHeadError(431, `more than ${maxHeaders} header fields`);
 }
 
 const TOKEN = new Uint8Array(128);
@@ -364,11 +375,7 @@ export function readRequestHead(chunk: Buffer, limits: Required<HttpLimits>): { 
   for (;;) {
     const lf = text.indexOf('\n', start);
     const length = lf - start; // bytes before the LF, the CR included
-    if (length > maxLineLength + 1) {
-      throw lines === 0
-        ? new HttpHeadError(414, `request line longer than ${maxLineLength} bytes`)
-        : new HttpHeadError(431, `header line longer than ${maxLineLength} bytes`);
-    }
+    checkLineLength(length, lines === 0, true, maxLineLength);
     if (length === 0 || text.charCodeAt(lf - 1) !== 0x0d) throw new HttpHeadError(400, 'bare LF in HTTP head');
     if (length === 1) {
       if (problem !== null) throw problem;
@@ -377,7 +384,7 @@ export function readRequestHead(chunk: Buffer, limits: Required<HttpLimits>): { 
       const head: HttpRequestHead = { method: requestLine.method, target: requestLine.target, version: requestLine.version, headers };
       return { head, rest: lf + 1 === chunk.length ? NO_BYTES : chunk.subarray(lf + 1) };
     }
-    if (++lines > maxHeaders + 1) throw new HttpHeadError(431, `more than ${maxHeaders} header fields`);
+    checkLineCount(++lines, maxHeaders);
     if (problem === null) {
       try {
         if (lines === 1) requestLine = parseRequestLine(text, lf - 1);

@@ -1,6 +1,6 @@
 import { ByteAccumulator } from './byte-accumulator.js';
 import { parseClosePayload, serializeClosePayload, type ClosePayload } from './close.js';
-import { encodeFrame, frameHeaderLength, MaskKeySource, writeFrameHeader } from './frame.js';
+import { encodeFrame, frameHeaderLength, frameHeaderSize, MaskKeySource, readPayloadLength, writeFrameHeader } from './frame.js';
 import { applyMask } from './mask.js';
 import { Opcode } from './opcodes.js';
 import { isValidUtf8, Utf8Validator } from './utf8.js';
@@ -223,15 +223,15 @@ export class Protocol {
       if (this.parseState === HEADER) {
         let header: Uint8Array;
         let at: number;
-        if (this.headerHave === 0 && length - pos >= 2 && length - pos >= headerSize(chunk[pos + 1]!)) {
+        if (this.headerHave === 0 && length - pos >= 2 && length - pos >= frameHeaderSize(chunk[pos + 1]!)) {
           header = chunk;
           at = pos;
-          pos += headerSize(chunk[pos + 1]!);
+          pos += frameHeaderSize(chunk[pos + 1]!);
         } else {
           const buffer = (this.headerBuffer ??= Buffer.allocUnsafe(14));
           while (this.headerHave < 2 && pos < length) buffer[this.headerHave++] = chunk[pos++]!;
           if (this.headerHave < 2) return;
-          const needed = headerSize(buffer[1]!);
+          const needed = frameHeaderSize(buffer[1]!);
           while (this.headerHave < needed && pos < length) buffer[this.headerHave++] = chunk[pos++]!;
           if (this.headerHave < needed) return;
           this.headerHave = 0;
@@ -340,8 +340,8 @@ export class Protocol {
     const rsv1 = (b0 & 0x40) !== 0;
     const opcode = b0 & 0x0f;
     const masked = (b1 & 0x80) !== 0;
-    let length = b1 & 0x7f;
-    let next = at + 2;
+    const lengthCode = b1 & 0x7f;
+    const length = readPayloadLength(header, at);
 
     // RFC 6455 §5.2: "MUST be 0 unless an extension is negotiated that defines meanings for non-zero values".
     if ((b0 & 0x30) !== 0) return this.failInput(1002, 'reserved bits RSV2/RSV3 set');
@@ -365,20 +365,15 @@ export class Protocol {
     if (masked !== this.expectMasked) {
       return this.failInput(1002, masked ? 'server frames must not be masked' : 'client frames must be masked');
     }
-    if (length === 126) {
-      length = (header[next]! << 8) | header[next + 1]!;
-      next += 2;
+    if (lengthCode === 126) {
       // §5.2: "the minimal number of bytes MUST be used to encode the length".
       if (length < 126) return this.failInput(1002, 'non-minimal 16-bit payload length');
-    } else if (length === 127) {
-      const high = ((header[next]! << 24) | (header[next + 1]! << 16) | (header[next + 2]! << 8) | header[next + 3]!) >>> 0;
-      const low = ((header[next + 4]! << 24) | (header[next + 5]! << 16) | (header[next + 6]! << 8) | header[next + 7]!) >>> 0;
-      next += 8;
-      if (high >= 0x80000000) return this.failInput(1002, 'payload length with the most significant bit set');
-      length = high * 0x100000000 + low;
+    } else if (lengthCode === 127) {
+      if (length < 0) return this.failInput(1002, 'payload length with the most significant bit set');
       if (length < 65536) return this.failInput(1002, 'non-minimal 64-bit payload length');
     }
     if (masked) {
+      const next = at + (lengthCode < 126 ? 2 : lengthCode === 126 ? 4 : 10);
       this.maskWord = ((header[next]! << 24) | (header[next + 1]! << 16) | (header[next + 2]! << 8) | header[next + 3]!) >>> 0;
     }
 
@@ -659,12 +654,6 @@ function maskKeyOf(word: number): Uint8Array {
   MASK_KEY[2] = (word >>> 8) & 0xff;
   MASK_KEY[3] = word & 0xff;
   return MASK_KEY;
-}
-
-/** Header size implied by the second header byte: 2, 4 or 10 bytes, plus 4 if masked. */
-function headerSize(b1: number): number {
-  const length = b1 & 0x7f;
-  return (length < 126 ? 2 : length === 126 ? 4 : 10) + (b1 & 0x80 ? 4 : 0);
 }
 
 function failureError(code: number, reason: string): ProtocolError {

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { encodeFrame, frameHeaderLength, framePayloadLength, MaskKeySource, writeFrameHeader } from '../../src/protocol/frame.js';
+import { encodeFrame, frameHeaderLength, frameHeaderSize, framePayloadLength, MaskKeySource, readPayloadLength, writeFrameHeader } from '../../src/protocol/frame.js';
 import { Opcode } from '../../src/protocol/opcodes.js';
 import type { Side } from '../../src/protocol/protocol.js';
 import { closeCodeWritten, failureCode, feed, feedBytewise, header, MASK, maskedFor, open, peerOf } from './recorder.js';
@@ -96,6 +96,24 @@ describe('RFC 6455 §5.2 Base Framing Protocol: payload length', () => {
       }),
       { numRuns: 2000 },
     );
+  });
+
+  it('the shared header reader (protocol and the CLI frame log) agrees with the reference decoder, at any offset', () => {
+    fc.assert(
+      fc.property(fc.maxSafeNat(), fc.boolean(), fc.nat(8), (length, masked, offset) => {
+        const out = new Uint8Array(offset + 14);
+        writeFrameHeader(out.subarray(offset), Opcode.TEXT, false, false, length, masked ? MASK : null);
+        const reference = decodeLength(out.subarray(offset));
+        assert.equal(readPayloadLength(out, offset), reference.length);
+        assert.equal(frameHeaderSize(out[offset + 1]!), reference.headerLength);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('the shared header reader reports a 64-bit length with its most significant bit set as -1', () => {
+    assert.equal(readPayloadLength(header(0x82, 127, [0x80, 0, 0, 0, 0, 0, 0, 1]), 0), -1);
+    assert.equal(readPayloadLength(header(0x82, 127, [0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]), 0), 0x7fffffffffffffff);
   });
 
   for (const to of SIDES) {
