@@ -1,7 +1,9 @@
 /**
  * `npm run bench`: wskit against ws 8 without and with its native add-on bufferutil, side by side, same driver.
  *
- *   npm run bench -- [--quick] [--json] [--runs N] [--only echo,latency,...] [--servers wskit,ws,ws-bufferutil,node-floor,bun]
+ *   npm run bench -- [--quick] [--json] [--runs N] [--only echo,latency,...] [--servers wskit,ws,wskit-cb,ws-bufferutil,node-floor,bun]
+ *
+ * `wskit` is the `for await` handler, `wskit-cb` the callback handler (`serve({ message })` with `sendNow()`).
  *
  * `--servers wskit-metrics,wskit` measures what metrics cost: wskit with `metrics: true` against wskit without,
  * the ratio column then being metrics-on / off per server-CPU-second (the run order rotates, so pairs interleave).
@@ -118,7 +120,7 @@ const BUN = 'bun';
 const notes: string[] = [];
 const bun = findBun();
 // ws with its optional native add-on is the column users of `ws` in production compare against.
-const defaultServers = ['wskit', 'ws', ...(hasBufferutil ? ['ws-bufferutil'] : []), FLOOR, ...(bun.path ? [BUN] : [])];
+const defaultServers = ['wskit', 'ws', 'wskit-cb', ...(hasBufferutil ? ['ws-bufferutil'] : []), FLOOR, ...(bun.path ? [BUN] : [])];
 const servers = (value('--servers')?.split(',') ?? defaultServers).filter((s) => s !== BUN || bun.path !== null);
 const scenarios = SCENARIOS.filter((s) => !only || only.includes(s.name));
 if (!hasBufferutil && value('--servers') === undefined) notes.push('ws-bufferutil column skipped: bufferutil does not load here');

@@ -1,11 +1,11 @@
 /**
- * The benchmark's servers: `wskit`, `wskit-metrics` (wskit with `metrics: true`, to measure what counting
- * costs), `ws` (8, no add-ons) or `ws-bufferutil` (8 with its native masking add-on), with the same endpoints;
+ * The benchmark's servers: `wskit` (the `for await` handler), `wskit-cb` (the callback handler, `sendNow()`),
+ * `wskit-metrics` (wskit with `metrics: true`, to measure what counting costs), `ws` (8, no add-ons) or `ws-bufferutil` (8 with its native masking add-on), with the same endpoints;
  * and `node-floor`, a reference that is no WebSocket server (see floor-server.ts).
  * Echo on any path; on `/broadcast` every message from any client goes to all
  * `/broadcast` clients, the sender included.
  *
- *   node --import tsx bench/server.ts [wskit|wskit-metrics|ws|ws-bufferutil|node-floor] [--deflate] [--ping-interval MS]
+ *   node --import tsx bench/server.ts [wskit|wskit-cb|wskit-metrics|ws|ws-bufferutil|node-floor] [--deflate] [--ping-interval MS]
  *
  * `--ping-interval MS` sets wskit's keepalive interval (its default is 20 s) and gives `ws` the keepalive its README
  * shows (a timer pinging every connection, terminating one whose last ping went unanswered); node-floor has none.
@@ -32,13 +32,16 @@ function ready(address: AddressInfo | string | null): void {
   process.stdout.write(`listening ${bound}\n`);
 }
 
+function wskitOptions(metrics: boolean): ServerOptions {
+  // `compression` is negotiated only where asked; the driver checks what was agreed.
+  const options: ServerOptions = { host, port, logger: null, maxMessageSize: 64 * 1024 * 1024, metrics, compression: deflate };
+  if (pingInterval !== undefined) options.pingInterval = pingInterval;
+  return options;
+}
+
 async function startWskit(metrics: boolean): Promise<void> {
   const room = new Set<Connection>();
-  const options: ServerOptions & { compression?: boolean } = { host, port, logger: null, maxMessageSize: 64 * 1024 * 1024, metrics };
-  if (pingInterval !== undefined) options.pingInterval = pingInterval;
-  // `compression` is negotiated only where serve() supports it; the driver checks what was agreed.
-  if (deflate) options.compression = true;
-  else options.compression = false;
+  const options = wskitOptions(metrics);
   const server = await serve(async (ws) => {
     if (ws.request?.path === '/broadcast') {
       room.add(ws);
@@ -51,6 +54,29 @@ async function startWskit(metrics: boolean): Promise<void> {
       for await (const message of ws) await ws.send(message);
     }
   }, options);
+  ready(server.address());
+}
+
+/** The callback handler: messages echoed from `message()` with `sendNow()`, no promise per message. */
+async function startWskitCallbacks(): Promise<void> {
+  const room = new Set<Connection>();
+  const server = await serve(
+    {
+      open(ws) {
+        if (ws.request?.path !== '/broadcast') return;
+        room.add(ws);
+        ws.data = room;
+      },
+      message(ws, data) {
+        if (ws.data === room) broadcast(room, data);
+        else ws.sendNow(data);
+      },
+      close(ws) {
+        room.delete(ws);
+      },
+    },
+    wskitOptions(false),
+  );
   ready(server.address());
 }
 
@@ -109,6 +135,7 @@ process.on('SIGINT', () => process.exit(0));
 if (impl === 'ws') await startWs(false);
 else if (impl === 'ws-bufferutil') await startWs(true);
 else if (impl === 'wskit') await startWskit(false);
+else if (impl === 'wskit-cb') await startWskitCallbacks();
 else if (impl === 'wskit-metrics') await startWskit(true);
 else if (impl === 'node-floor') ready((await startFloor(host, port)).address());
 else {

@@ -10,21 +10,22 @@ import type { Message } from './types.js';
 /**
  * Callbacks run for each connection of a server (Bun/uWS style). Each is optional. A callback that throws, or
  * returns a promise that rejects, is reported through the server's `logger` and the connection is closed with 1011
- * (internal error); it never ends the process.
+ * (internal error); it never ends the process. What a callback returns is ignored but for a promise (`message` and
+ * `open`), whose rejection counts as a throw: `message: (ws, data) => ws.sendNow(data)` is fine.
  */
 export interface WebSocketHandlers {
   /** The opening handshake succeeded: called once, before any `message`. */
-  open?(ws: Connection): void | Promise<void>;
+  open?(ws: Connection): unknown;
   /**
    * A message arrived: text as a string, binary as a Buffer (valid only during the call unless copied: it may be a
    * view of the received bytes). Returning a promise is allowed: up to `maxQueue` messages may have a promise
    * pending (or be decompressing); beyond that the socket is not read until some settle (TCP backpressure).
    */
-  message?(ws: Connection, data: Message, isBinary: boolean): void | Promise<void>;
+  message?(ws: Connection, data: Message, isBinary: boolean): unknown;
   /** The connection is closed (TCP closed): `code` is the peer's close code (1005 none, 1006 no close frame). */
-  close?(ws: Connection, code: number, reason: string): void;
+  close?(ws: Connection, code: number, reason: string): unknown;
   /** `ws.sendNow()` returned `SendStatus.BACKPRESSURE` and the socket's buffer has drained: send more now. */
-  drain?(ws: Connection): void;
+  drain?(ws: Connection): unknown;
 }
 
 /**

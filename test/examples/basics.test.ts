@@ -20,6 +20,23 @@ describe('examples', () => {
     }
   });
 
+  it('callback-server.ts greets, echoes from message() with sendNow(), and reports the close code', async () => {
+    const server = runExample('callback-server.ts');
+    try {
+      const [, url] = await server.line(/^Listening on (\S+)/);
+      const ws = await connect(url!);
+      assert.equal(await ws.recv(), 'welcome');
+      await ws.send('hello');
+      assert.equal(await ws.recv(), 'hello');
+      await ws.send(Buffer.from([1, 2, 3]));
+      assert.deepEqual(await ws.recv(), Buffer.from([1, 2, 3]));
+      await ws.close(4000, 'bye');
+      await server.line(/^closed 4000 bye$/);
+    } finally {
+      await server.stop();
+    }
+  });
+
   it('push-server.ts pushes typed lines to print-client.ts', async () => {
     const server = runExample('push-server.ts');
     try {
