@@ -4,7 +4,7 @@
  * backplane) next to `topicServer().publish()` with its history in memory and in Redis Streams; then the time a
  * client that missed 10,000 publications takes to get all of them after subscribing with its position.
  *
- *   node --import tsx bench/history.ts [--runs N] [--count N] [--gap N]
+ *   node --import tsx bench/history.ts [--runs N] [--count N] [--gap N] [--only TEXT]
  *
  * Each run measures every variant once, the order rotated from run to run (the machine is shared: pairs
  * interleave); the medians of the runs are printed. Every variant publishes the same 64-byte JSON payloads in
@@ -91,7 +91,7 @@ async function measure(counter: Counter, publish: (i: number) => unknown): Promi
 /** A client connection to `server`. */
 async function pair(server: Server, subprotocols: string[] = []): Promise<Connection> {
   const { port } = server.address()!;
-  return connect(`ws://127.0.0.1:${port}`, { subprotocols, pingInterval: null, maxQueue: 1 << 20 });
+  return connect(`ws://127.0.0.1:${port}`, { subprotocols, pingInterval: null, maxQueue: 1 << 20, compression: false });
 }
 
 async function plain(redisUrl: string | null): Promise<number> {
@@ -215,6 +215,9 @@ const resumes: Array<[string, () => Promise<number>]> = [
   [`resume ${GAP} missed, history in memory`, () => resume(null)],
   [`resume ${GAP} missed, history in Redis Streams`, () => resume(redis.url)],
 ];
+// --only TEXT keeps the variants whose name contains TEXT (to profile one).
+const only = argv.includes('--only') ? argv[argv.indexOf('--only') + 1]! : '';
+for (const list of [variants, resumes]) list.splice(0, list.length, ...list.filter(([name]) => name.includes(only)));
 const rates = new Map<string, number[]>();
 const times = new Map<string, number[]>();
 try {

@@ -102,11 +102,16 @@ export class TopicSubscription {
           this.ws.meter?.resumed(false);
           [this.epoch, this.last] = [read.epoch, read.offset];
         }
+        // A page is handed to the connection in one go and its last send awaited: one write per page instead of
+        // one per publication, and at most `replayBatch` publications queued (the bound stays the page size).
+        let sent: Promise<void> | null = null;
         for (const publication of read.publications) {
-          await this.ws.send(this.host.frameOf(publication));
+          sent = this.ws.send(this.host.frameOf(publication));
+          sent.catch(noop); // the last one is awaited below; a closed connection fails them all alike
           this.last = publication.offset;
-          if (this.closed) return;
         }
+        if (sent !== null) await sent;
+        if (this.closed) return;
         if (read.recovered && read.publications.length > 0 && this.last < read.offset) {
           since = { offset: this.last, epoch: this.epoch! };
           continue;
@@ -143,3 +148,5 @@ export class TopicSubscription {
     return true;
   }
 }
+
+function noop(): void {}
