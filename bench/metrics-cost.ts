@@ -16,7 +16,7 @@ import { Duplex } from 'node:stream';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { RouteMeter } from '../src/metrics/route-meter.js';
 import { Connection } from '../src/node/connection.js';
-import { broadcast } from '../src/pubsub/broadcast.js';
+import { broadcast } from '../src/node/broadcast.js';
 import { encodeFrame } from '../src/protocol/frame.js';
 
 const argv = process.argv.slice(2);

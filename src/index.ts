@@ -29,8 +29,8 @@ export {
   type BroadcastResult,
   type BroadcastData,
   type SlowClientPolicy,
-} from './pubsub/broadcast.js';
-export { Hub, type HubOptions } from './pubsub/hub.js';
+} from './node/broadcast.js';
+export { Hub, type HubOptions } from './node/hub.js';
 export { inProcessBackplane, type Backplane, type BackplaneMessage, type InProcessBackplaneOptions, type PublishTimes } from './pubsub/backplane.js';
 export { redisBackplane, type RedisBackplane, type RedisBackplaneOptions } from './pubsub/redis-backplane.js';
 export type { RedisConnectionOptions } from './pubsub/redis-connection.js';

@@ -12,7 +12,7 @@ import readline from 'node:readline';
 import type { Connection } from '../node/connection.js';
 import type { MetricsRequestHandler } from '../metrics/http.js';
 import { attach, type Handler } from '../node/server.js';
-import { Hub } from '../pubsub/hub.js';
+import { Hub } from '../node/hub.js';
 import { redisBackplane } from '../pubsub/redis-backplane.js';
 import { LIMIT_FLAGS, UsageError, limitOptions, parseOptions, parsePort, untilSignal } from './args.js';
 import { clock, describeClose, escapeControl, palette } from './format.js';

@@ -30,7 +30,7 @@ import {
   type RequestId,
   type TopicErrorCode,
 } from '../client/topics-wire.js';
-import { broadcast, DEFAULT_MAX_BUFFERED } from './broadcast.js';
+import { broadcast, DEFAULT_MAX_BUFFERED } from '../node/broadcast.js';
 import { checkTopic, type Appended, type Publication, type TopicHistory } from './history.js';
 import { memoryHistory } from './memory-history.js';
 import { TopicSubscription, type SubscriptionHost } from './topic-subscription.js';

@@ -4,7 +4,7 @@
  * closed connection leaves all of its topics. With a backplane, publishes
  * also reach subscribers on the other server nodes.
  */
-import type { Connection } from '../node/connection.js';
+import type { Connection } from './connection.js';
 import type { Backplane, BackplaneMessage } from './backplane.js';
 import { broadcast, type BroadcastData, type BroadcastOptions, type BroadcastResult } from './broadcast.js';
 

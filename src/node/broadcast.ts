@@ -4,8 +4,8 @@
  * `sendPrepared()` without waiting for any of them. A client whose buffer is over `maxBuffered` is skipped for this
  * message or closed, so one slow peer neither holds up the others nor grows the server's memory without bound.
  */
-import type { Connection } from '../node/connection.js';
-import { PreparedMessage } from '../node/prepared-message.js';
+import type { Connection } from './connection.js';
+import { PreparedMessage } from './prepared-message.js';
 import { State } from '../protocol/protocol.js';
 
 /** What a broadcast does with a client whose outgoing buffer is over the bound. */
