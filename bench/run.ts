@@ -83,6 +83,15 @@ const SCENARIOS: Scenario[] = [
     metrics: [{ key: 'deliv_per_s', label: 'deliveries/s', higherBetter: true, perCpu: 'deliv_per_cpu_s' }],
   },
   {
+    // 1 KiB of repetitive text, over the compression threshold: what a compressor shared by every subscriber
+    // (server_no_context_takeover, offered by the driver) saves against one compression per subscriber.
+    name: 'broadcast-deflate',
+    title: 'broadcast 1 KiB text with permessage-deflate to 2,000 subscribers',
+    args: (q) => ['fanout', '-z', '-c', q ? '100' : '2000', '-P', '16', '-s', '1024', ...time(q)],
+    metrics: [{ key: 'deliv_per_s', label: 'deliveries/s', higherBetter: true, perCpu: 'deliv_per_cpu_s' }],
+    serverArgs: ['--deflate'],
+  },
+  {
     name: 'deflate',
     title: 'echo 64 B text with permessage-deflate, 50 x 16',
     args: (q) => ['echo', '-z', '-c', '50', '-P', '16', '-s', '64', ...time(q)],
