@@ -3,7 +3,7 @@
  *
  *   npm run bench:connections -- [--connections 100000 | --quick] [--runs N] [--servers wskit,ws,node-floor]
  *     [--idle 20] [--active 10] [--ping-interval 20000] [--concurrency 128] [--sources K] [--sample-rate R]
- *     [--probe-hz 100] [--json]
+ *     [--probe-hz 100] [--ramp-timeout 600] [--shards S] [--json]
  *
  * Per run, per server (order rotated per run): a fresh server process (bench/server.ts, keepalive every
  * `--ping-interval` ms, pinned to CPU 0) and the C driver's `hold` mode (bench/driver.c, pinned to CPU 1), which
@@ -40,6 +40,7 @@ const { values } = parseArgs({
     shards: { type: 'string' },
     'sample-rate': { type: 'string' },
     'probe-hz': { type: 'string', default: '100' },
+    'ramp-timeout': { type: 'string', default: '600' },
     json: { type: 'boolean', default: false },
   },
 });
@@ -62,12 +63,19 @@ const active = positive('active', values.active, false);
 const pingInterval = positive('ping-interval', values['ping-interval'], true);
 const concurrency = positive('concurrency', values.concurrency, true);
 const probeHz = positive('probe-hz', values['probe-hz'], false);
+const rampTimeout = positive('ramp-timeout', values['ramp-timeout'], false);
 const sampleRate = values['sample-rate'] !== undefined ? positive('sample-rate', values['sample-rate'], false) : Math.max(1, connections / 100);
 const portsPerSource = ephemeralPorts();
 /** Open files per process beyond its connections: the probe, the runtime's own (libuv, V8, stdio). */
 const FILES_SPARE = 1024;
 const notes: string[] = [];
 if (!canPin) notes.push('taskset unavailable or one CPU: server and driver are not pinned');
+
+/**
+ * One server process is pinned to CPU 0 and its driver to CPU 1, as in `npm run bench`; several are left to the
+ * scheduler (on one CPU their handshakes would queue behind each other for minutes on a shared machine).
+ */
+const pinned = (shards: number): boolean => canPin && shards === 1;
 
 function ephemeralPorts(): number {
   try {
@@ -146,6 +154,7 @@ const COLUMNS: Array<{ label: string; of: (r: Array<Record<string, string>>) => 
   { label: 'RSS growth over the hold %', of: (r) => (100 * (sum(r, 'rss_hold_max_kib') - sum(r, 'rss_idle_start_kib'))) / sum(r, 'rss_idle_start_kib'), digits: 1 },
   { label: 'handshakes/s (whole ramp)', of: (r) => sum(r, 'opened') / Math.max(...r.map((s) => Number(s.ramp_secs ?? NaN))), digits: 0 },
   { label: 'handshakes per server-CPU-s', of: (r) => sum(r, 'opened') / sum(r, 'ramp_srv_cpu_s'), digits: 0 },
+  { label: 'handshakes dropped and retried', of: (r) => sum(r, 'hs_failed'), digits: 0 },
   { label: 'idle keepalive CPU ms/s', of: (r) => sum(r, 'idle_cpu_ms_per_s'), digits: 1 },
   { label: 'pings answered/s at idle', of: (r) => sum(r, 'idle_pings') / Number(r[0]?.idle_secs ?? NaN), digits: 0 },
   { label: 'probe p50 us', of: (r) => Number(r[0]?.probe_p50_us ?? NaN), digits: 0 },
@@ -174,7 +183,10 @@ function firstTenth(r: Array<Record<string, string>>): number {
  */
 async function measure(server: string, shards: number, driver: string, serverScript: string[]): Promise<Array<Record<string, string>>> {
   const started = await Promise.all(
-    Array.from({ length: shards }, () => startServer(pin(0, [process.execPath, ...serverScript, server, '--ping-interval', String(pingInterval)]), server)),
+    Array.from({ length: shards }, () => {
+      const command = [process.execPath, ...serverScript, server, '--ping-interval', String(pingInterval)];
+      return startServer(pinned(shards) ? pin(0, command) : command, server);
+    }),
   );
   try {
     const drivers: Array<import('node:child_process').ChildProcess> = [];
@@ -188,10 +200,10 @@ async function measure(server: string, shards: number, driver: string, serverScr
         const n = perShard(i);
         // 3/4 of the range per address: the rest stays for whatever else this machine's 127.0.1.x sockets do.
         const sources = values.sources !== undefined ? positive('sources', values.sources, true) : Math.max(1, Math.ceil(n / Math.floor(portsPerSource * 0.75)));
-        const args = ['hold', '-n', String(n), '-C', String(Math.max(1, Math.round(concurrency / shards))), '-a', String(sources), '-i', String(idle), '-A', String(active)];
+        const args = ['hold', '-n', String(n), '-C', String(Math.max(1, Math.round(concurrency / shards))), '-a', String(sources), '-i', String(idle), '-A', String(active), '-T', String(rampTimeout)];
         args.push('-e', String((sampleRate * n) / connections), '-r', i === 0 ? String(probeHz) : '0', '-W');
-        // The ramp is bounded by the driver (300 s); the rest by the windows.
-        const result = runDriver(driver, args, port, child.pid!, (330 + idle + active) * 1000, (d) => {
+        // The ramp is bounded by the driver (-T); the rest by the windows.
+        const result = runDriver(driver, args, port, child.pid!, (rampTimeout + idle + active + 60) * 1000, (d) => {
           drivers.push(d);
           let out = '';
           d.stdout!.on('data', (chunk: Buffer) => {
@@ -199,7 +211,7 @@ async function measure(server: string, shards: number, driver: string, serverScr
             out += chunk.toString();
             if (out.includes('RAMPED') && ++ramped === shards) go();
           });
-        });
+        }, pinned(shards) ? 1 : null);
         // A driver that ends early (an error) releases the others' wait.
         return result.finally(() => {
           if (ramped < shards) go();
@@ -244,13 +256,13 @@ function report(samples: Sample[], shards: number): void {
   });
   const settings = { connections, runs, shards, concurrency, idleSecs: idle, activeSecs: active, pingIntervalMs: pingInterval, sampleRate, probeHz };
   if (values.json) {
-    process.stdout.write(`${JSON.stringify({ settings, pinned: canPin, notes, rows, samples }, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify({ settings, pinned: pinned(shards), notes, rows, samples }, null, 2)}\n`);
   } else {
     const fmt = (n: number, digits: number): string => (Number.isNaN(n) ? '-' : n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }));
     const lines = [
       `wskit bench:connections: ${connections.toLocaleString('en-US')} connections in ${shards} server process(es), keepalive every ${pingInterval} ms, ` +
         `idle ${idle} s then active ${active} s (probe ${probeHz}/s, sample ${sampleRate}/s); medians of ${runs} run(s)`,
-      `servers pinned to CPU 0, drivers to CPU 1: ${canPin ? 'yes' : 'no'}; node ${process.version}; CPU figures measured on a shared machine`,
+      `servers pinned to CPU 0, drivers to CPU 1: ${pinned(shards) ? 'yes' : 'no'}; node ${process.version}; CPU figures measured on a shared machine`,
       '',
       `| figure | ${rows.map((r) => r.server).join(' | ')} |`,
       `|---|${rows.map(() => '---:|').join('')}`,

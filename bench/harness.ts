@@ -96,6 +96,7 @@ export async function stopServer(child: ChildProcess, graceMs = 3000): Promise<v
  * Runs the driver (pinned to CPU 1) against `port`, measuring process `pid`; resolves with its RESULT line's
  * key=value pairs, plus `exit`, `stderr` (first lines) and `errors` made non-zero when it failed.
  * `started`, when given, gets the driver's process with a writable stdin (the `hold` mode's `-W` waits for "go").
+ * `cpu` null: not pinned.
  */
 export function runDriver(
   driver: string,
@@ -104,8 +105,10 @@ export function runDriver(
   pid: number,
   timeoutMs = 120_000,
   started?: (child: ChildProcess) => void,
+  cpu: number | null = 1,
 ): Promise<Record<string, string>> {
-  const command = pin(1, [driver, ...args, '-p', String(port), '-x', String(pid)]);
+  const run = [driver, ...args, '-p', String(port), '-x', String(pid)];
+  const command = cpu === null ? run : pin(cpu, run);
   return new Promise((resolve) => {
     const child = spawn(command[0]!, command.slice(1), { stdio: [started ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
     started?.(child);
