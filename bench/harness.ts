@@ -3,7 +3,7 @@
  * pinning, starting and stopping a server process, running the driver and reading its RESULT line, medians.
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,13 +13,19 @@ export const here = dirname(fileURLToPath(import.meta.url));
 /** The repository's root. */
 export const root = dirname(here);
 
-/** Builds bench/driver.c into bench/build/driver when the source is newer; returns the binary's path. */
+/**
+ * Builds bench/driver.c into bench/build/driver when the source is newer; returns the binary's path. Compiled to a
+ * file of this process, then renamed over the binary: two benchmarks starting together (two test files) never run
+ * a half-written one.
+ */
 export function buildDriver(): string {
   const out = join(here, 'build', 'driver');
   const source = join(here, 'driver.c');
   if (!existsSync(out) || statSync(out).mtimeMs < statSync(source).mtimeMs) {
     mkdirSync(join(here, 'build'), { recursive: true });
-    execFileSync('gcc', ['-O2', '-o', out, source, '-lz'], { stdio: 'inherit' });
+    const mine = `${out}.${process.pid}`;
+    execFileSync('gcc', ['-O2', '-o', mine, source, '-lz'], { stdio: 'inherit' });
+    renameSync(mine, out);
   }
   return out;
 }
@@ -27,13 +33,15 @@ export function buildDriver(): string {
 /**
  * The servers run as plain JavaScript, as users run the built package: the
  * sources are transpiled file by file with esbuild (tsx's own dependency) into
- * bench/build/js. tsx at run time would add its helpers to every closure
+ * bench/build/js-<pid>, this process's own (two benchmarks building at once would otherwise run each other's
+ * half-written files), removed when it exits. tsx at run time would add its helpers to every closure
  * (`__name`), a cost the built package does not have. Falls back to tsx (and says so in `notes`).
  * Returns node's arguments that run bench/server.ts.
  */
 export function buildServer(notes: string[]): string[] {
   const esbuild = join(root, 'node_modules', '.bin', 'esbuild');
-  const out = join(here, 'build', 'js');
+  const out = join(here, 'build', `js-${process.pid}`);
+  process.once('exit', () => rmSync(out, { recursive: true, force: true }));
   if (existsSync(esbuild)) {
     const built = spawnSync(
       esbuild,
