@@ -269,7 +269,7 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
 
   /** Bytes written but not yet handed to the operating system. */
   get bufferedAmount(): number {
-    return this.socket.writableLength + this.pendingBytes + this.outboundBytes;
+    return this.socket.writableLength + this.pendingBytes + this.protocol.batchedBytes + this.outboundBytes;
   }
 
   /**
@@ -339,7 +339,8 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
   sendNow(data: string | Uint8Array | ArrayBuffer | ArrayBufferView): number {
     if (this.protocol.state !== State.OPEN) return SendStatus.DROPPED;
     const socket = this.socket;
-    const before = socket.writableLength + this.pendingBytes;
+    const protocol = this.protocol;
+    const before = socket.writableLength + this.pendingBytes + protocol.batchedBytes;
     if (before + this.outboundBytes > this.backpressureLimit) return SendStatus.DROPPED;
     let payload: string | Uint8Array;
     if (typeof data === 'string' || data instanceof Uint8Array) payload = data;
@@ -352,13 +353,14 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
       void this.send(payload);
       queued = Math.max(1, typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length);
     } else {
-      if (typeof payload === 'string') this.protocol.sendText(payload);
-      else this.protocol.sendBinary(payload);
-      queued = socket.writableLength + this.pendingBytes - before;
+      if (typeof payload === 'string') protocol.sendText(payload);
+      else protocol.sendBinary(payload);
+      queued = socket.writableLength + this.pendingBytes + protocol.batchedBytes - before;
       if (this.meter !== null) this.meter.sent(typeof payload !== 'string', framePayloadLength(queued, false));
     }
     if (before + queued + this.outboundBytes <= this.writeLimit) return queued;
     // Over the limit: hand this turn's frames to the (corked) socket, whose 'drain' tells when they are gone.
+    protocol.flushOutputBatch();
     this.spillWrites();
     this.drainWanted = true;
     return SendStatus.BACKPRESSURE;
@@ -503,8 +505,9 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
   }
 
   private drained(): Promise<void> {
-    if (this.socket.writableLength + this.pendingBytes <= this.writeLimit) return RESOLVED;
+    if (this.socket.writableLength + this.pendingBytes + this.protocol.batchedBytes <= this.writeLimit) return RESOLVED;
     // Over the limit: hand this turn's frames to the (corked) socket, whose 'drain' tells when they are gone.
+    this.protocol.flushOutputBatch();
     this.spillWrites();
     if (this.drainWaiter === null) {
       this.drainWaiter = new Promise((resolve) => (this.drainResolve = resolve));
@@ -850,7 +853,8 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
       if (this.closeCalled) return;
       if (!compressed && this.inbound === null) {
         if (this.meter !== null) this.meter.received(binary, data.length);
-        this.deliver(binary ? data : data.toString('utf8'), binary, false);
+        // toString() without arguments is Node's direct path to UTF-8 decoding.
+        this.deliver(binary ? data : data.toString(), binary, false);
         return;
       }
     } else if (!compressed && this.inbound === null) {
@@ -962,10 +966,13 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
       this.protocol.receiveData(chunk);
     } else {
       // The callbacks ran synchronously: what they sent goes out now, in one write (no tick scheduled).
+      // Their small frames are written into one buffer as they are sent (the protocol's output batch).
       this.receiving = true;
+      this.protocol.beginOutputBatch();
       try {
         this.protocol.receiveData(chunk);
       } finally {
+        this.protocol.endOutputBatch();
         this.receiving = false;
       }
       if (this.pendingFirst !== null || this.spilled) this.flushWrites();

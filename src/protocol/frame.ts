@@ -33,7 +33,7 @@ export function readPayloadLength(header: Uint8Array, at: number): number {
 }
 
 /**
- * Writes a frame header (RFC 6455 §5.2) at the start of `out`; returns its
+ * Writes a frame header (RFC 6455 §5.2) at `offset` of `out` (default its start); returns its
  * length. With a `maskKey`, the key is written last, as the RFC orders it.
  */
 export function writeFrameHeader(
@@ -43,31 +43,32 @@ export function writeFrameHeader(
   rsv1: boolean,
   length: number,
   maskKey: Uint8Array | null,
+  offset = 0,
 ): number {
-  out[0] = (fin ? 0x80 : 0) | (rsv1 ? 0x40 : 0) | opcode;
+  out[offset] = (fin ? 0x80 : 0) | (rsv1 ? 0x40 : 0) | opcode;
   const maskBit = maskKey === null ? 0 : 0x80;
   let at: number;
   if (length < 126) {
-    out[1] = maskBit | length;
-    at = 2;
+    out[offset + 1] = maskBit | length;
+    at = offset + 2;
   } else if (length < 65536) {
-    out[1] = maskBit | 126;
-    out[2] = length >>> 8;
-    out[3] = length & 0xff;
-    at = 4;
+    out[offset + 1] = maskBit | 126;
+    out[offset + 2] = length >>> 8;
+    out[offset + 3] = length & 0xff;
+    at = offset + 4;
   } else {
-    out[1] = maskBit | 127;
+    out[offset + 1] = maskBit | 127;
     const high = Math.floor(length / 0x100000000);
     const low = length >>> 0;
-    out[2] = (high >>> 24) & 0xff;
-    out[3] = (high >>> 16) & 0xff;
-    out[4] = (high >>> 8) & 0xff;
-    out[5] = high & 0xff;
-    out[6] = low >>> 24;
-    out[7] = (low >>> 16) & 0xff;
-    out[8] = (low >>> 8) & 0xff;
-    out[9] = low & 0xff;
-    at = 10;
+    out[offset + 2] = (high >>> 24) & 0xff;
+    out[offset + 3] = (high >>> 16) & 0xff;
+    out[offset + 4] = (high >>> 8) & 0xff;
+    out[offset + 5] = high & 0xff;
+    out[offset + 6] = low >>> 24;
+    out[offset + 7] = (low >>> 16) & 0xff;
+    out[offset + 8] = (low >>> 8) & 0xff;
+    out[offset + 9] = low & 0xff;
+    at = offset + 10;
   }
   if (maskKey !== null) {
     out[at] = maskKey[0]!;
@@ -76,7 +77,7 @@ export function writeFrameHeader(
     out[at + 3] = maskKey[3]!;
     at += 4;
   }
-  return at;
+  return at - offset;
 }
 
 /**

@@ -1,5 +1,6 @@
 import { ByteAccumulator } from './byte-accumulator.js';
 import { parseClosePayload, serializeClosePayload, type ClosePayload } from './close.js';
+import { appendFrame, batchedBytes, beginBatch, endBatch, takeBatch } from './frame-batch.js';
 import { encodeFrame, frameHeaderLength, frameHeaderSize, MaskKeySource, readPayloadLength, writeFrameHeader } from './frame.js';
 import { applyMask } from './mask.js';
 import { Opcode } from './opcodes.js';
@@ -308,6 +309,8 @@ export class Protocol {
   private end(): void {
     if (this.endRequested) return;
     this.endRequested = true;
+    // Frames batched so far (our close frame, say) go before the end of the transport.
+    this.flushOutputBatch();
     this.handler.onEnd();
   }
 
@@ -553,7 +556,38 @@ export class Protocol {
     if (this.side !== 'server') throw new InvalidState('pre-encoded frames are unmasked: server side only');
     // RFC 6455 §5.4: "the fragments of one message MUST NOT be interleaved between the fragments of another message".
     if (this.sendingOpcode !== 0) throw new InvalidState('a fragmented message is being sent');
-    this.handler.onWrite(frame);
+    this.output(frame);
+  }
+
+  /**
+   * Until {@link endOutputBatch}, small frames sent are written back to back into one shared buffer and handed to
+   * `onWrite` together (server side; one batch at a time process-wide, a nested one does nothing).
+   */
+  beginOutputBatch(): void {
+    if (this.maskKeys === null) beginBatch(this);
+  }
+
+  /** Hands what the batch holds to `onWrite` and closes it. */
+  endOutputBatch(): void {
+    const region = endBatch(this);
+    if (region !== null) this.handler.onWrite(region);
+  }
+
+  /** Hands what the open batch holds so far to `onWrite` (the batch stays open). */
+  flushOutputBatch(): void {
+    const region = takeBatch(this);
+    if (region !== null) this.handler.onWrite(region);
+  }
+
+  /** Bytes sent into the open batch and not yet handed to `onWrite`. */
+  get batchedBytes(): number {
+    return batchedBytes(this);
+  }
+
+  /** Writes a buffer after whatever the open batch holds. */
+  private output(data: Buffer): void {
+    this.flushOutputBatch();
+    this.handler.onWrite(data);
   }
 
   /** Sends a ping. */
@@ -633,13 +667,15 @@ export class Protocol {
   private writeFrame(opcode: number, data: string | Uint8Array, fin: boolean, rsv1: boolean): void {
     if (this.maskKeys !== null) {
       this.handler.onWrite(encodeFrame(opcode, data, fin, rsv1, this.maskKeys.next()));
+    } else if (appendFrame(this, opcode, data, fin, rsv1)) {
+      // In the open output batch.
     } else if (typeof data === 'string' || data.length < COPY_THRESHOLD) {
-      this.handler.onWrite(encodeFrame(opcode, data, fin, rsv1, null));
+      this.output(encodeFrame(opcode, data, fin, rsv1, null));
     } else {
       // Large server payloads go out as header + payload: no copy (written under cork).
       const header = Buffer.allocUnsafe(frameHeaderLength(data.length, false));
       writeFrameHeader(header, opcode, fin, rsv1, data.length, null);
-      this.handler.onWrite(header);
+      this.output(header);
       this.handler.onWrite(Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.length));
     }
   }
