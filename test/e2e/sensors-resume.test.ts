@@ -13,8 +13,8 @@ import { Collector } from '../../src/cli/sensors/collector.js';
 import { Dashboard, sensorsHistory } from '../../src/cli/sensors/dashboard.js';
 import { streamUrls } from '../../src/cli/sensors/protocol.js';
 import { SensorSimulator } from '../../src/cli/sensors/simulator.js';
-import { redisHistory, type TopicHistory } from '../../src/index.js';
-import { CHROMIUM, CHROMIUM_ARGS, delay, freePort, skipWithoutChromium, skipWithoutRedis } from '../helpers.js';
+import { redisHistory, type Server, type TopicHistory } from '../../src/index.js';
+import { CHROMIUM, CHROMIUM_ARGS, delay, freePort, skipWithoutChromium, skipWithoutRedis, startServer } from '../helpers.js';
 import { startRedis } from '../redis-server.js';
 
 const RATE = 100;
@@ -38,8 +38,8 @@ class SensorsRun {
     readonly dashboard: Dashboard,
   ) {}
 
-  static async start(sim: SensorSimulator, port: number, history: TopicHistory): Promise<SensorsRun> {
-    const collector = new Collector(streamUrls(sim.url.slice('ws://'.length), TYPES));
+  static async start(sim: SensorSimulator | string[], port: number, history: TopicHistory): Promise<SensorsRun> {
+    const collector = new Collector(Array.isArray(sim) ? sim : streamUrls(sim.url.slice('ws://'.length), TYPES));
     const dashboard = new Dashboard(collector, { port, history, logger: null });
     await dashboard.listen();
     collector.start();
@@ -145,6 +145,49 @@ describe('wskit sensors page resumes in Chromium', { skip: skipWithoutChromium, 
     } finally {
       await relay.cut();
       await run.stop();
+    }
+  });
+
+  it('a gap longer than the history (--history 1 s, socket cut for 3 s): the page says it could not recover it', async () => {
+    const run = await SensorsRun.start(sim, 0, sensorsHistory(1));
+    const relay = new Relay(await freePort(), Number(new URL(run.dashboard.url).port));
+    await relay.open();
+    try {
+      await newPage();
+      await page.goto(`http://127.0.0.1:${relay.port}/`);
+      await waitStats('received', 100);
+      await relay.cut();
+      await page.locator('#link[data-state="closed"]').waitFor({ timeout: 10_000 });
+      await delay(3000);
+      await relay.open();
+      await page.locator('#gap[data-state="lost"]').waitFor({ timeout: 20_000 });
+      assert.match(await page.locator('#gap').innerText(), /^Could not recover the samples since \d\d:\d\d:\d\d: wskit no longer has them \(the gap is longer than its history/);
+      const { received } = await stats();
+      await waitStats('received', received + 100); // and it goes on from the present
+      assert.deepEqual([(await stats()).lost, (await stats()).recovered], [1, 0]);
+    } finally {
+      await relay.cut();
+      await run.stop();
+    }
+  });
+
+  it('shows what the phone sends as text: markup in a sensor type or a close reason is not run', async () => {
+    const markup = '<img src=x onerror="window.pwned=1">';
+    const phone: Server = await startServer(async (ws) => {
+      for (let i = 0; i < 20; i++) await ws.send(JSON.stringify({ type: markup, values: [1, 2, 3], timestamp: i * 1e7, accuracy: 3 }));
+      await ws.close(4001, `<b onmouseover="window.pwned=2">${markup}</b>`);
+    });
+    const run = await SensorsRun.start([`ws://127.0.0.1:${phone.address()!.port}/sensors/connect?types=[]`], 0, sensorsHistory());
+    try {
+      await newPage();
+      await page.goto(run.dashboard.url);
+      await page.locator('.card h3', { hasText: markup }).waitFor({ timeout: 10_000 });
+      await page.locator('#sources li', { hasText: '<b onmouseover' }).waitFor({ timeout: 10_000 });
+      assert.equal(await page.evaluate(() => (window as unknown as { pwned?: number }).pwned), undefined);
+      assert.equal(await page.locator('.card img, #sources b').count(), 0);
+    } finally {
+      await run.stop();
+      await phone.close();
     }
   });
 
