@@ -24,6 +24,7 @@ export const CLIENT_OPTIONS = {
   key: { type: 'string' },
   passphrase: { type: 'string' },
   'ping-interval': { type: 'string' },
+  http2: { type: 'boolean' },
 } as const;
 
 /** The help lines of {@link CLIENT_OPTIONS}, shared by the commands' `--help`. */
@@ -37,7 +38,12 @@ export const CLIENT_OPTIONS_HELP = `  -H, --header 'Name: value'  add a request 
       --ca FILE               trust the CA certificate(s) in FILE (PEM)
       --cert FILE, --key FILE present this client certificate (PEM)
       --passphrase TEXT       ... whose key is encrypted with TEXT
-      --ping-interval SECONDS keepalive ping interval (default 20; 0 disables)`;
+      --ping-interval SECONDS keepalive ping interval (default 20; 0 disables)
+      --http2                 open the WebSocket as a stream of an HTTP/2
+                              connection (RFC 8441 extended CONNECT): wss://
+                              needs a server offering h2, ws:// speaks h2c with
+                              prior knowledge; fails if the server does not
+                              enable extended CONNECT`;
 
 /** Parsed values of {@link CLIENT_OPTIONS}. */
 export interface ClientFlagValues {
@@ -53,6 +59,7 @@ export interface ClientFlagValues {
   key?: string;
   passphrase?: string;
   'ping-interval'?: string;
+  http2?: boolean;
 }
 
 function readPem(flag: string, file: string): Buffer {
@@ -91,6 +98,10 @@ export function clientOptions(values: ClientFlagValues): ConnectOptions {
   }
   const ping = numberFlag('--ping-interval', values['ping-interval'], SECONDS);
   if (ping !== undefined) options.pingInterval = ping === 0 ? null : ping * 1000;
+  if (values.http2 === true) {
+    if (values.proxy !== undefined) throw new UsageError('--http2 does not go with --proxy');
+    options.http2 = true;
+  }
   if (values.proxy !== undefined) {
     try {
       const proxy = new URL(values.proxy);

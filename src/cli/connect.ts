@@ -323,7 +323,7 @@ class Session {
 
   /** Runs one client connection: starts input on the first one, waits until it closes. */
   private async session(ws: Connection, timers: NodeJS.Timeout[]): Promise<CloseInfo> {
-    this.status(`Connected to ${this.url}.`);
+    this.status(`Connected to ${this.url}${this.options.http2 === true ? ' (HTTP/2 stream)' : ''}.`);
     const warning = subprotocolWarning(ws, this.options.subprotocols);
     if (warning !== null) this.status(warning);
     const info = await this.attachPeer(ws, timers);

@@ -6,12 +6,14 @@
 import { spawn } from 'node:child_process';
 import { createReadStream, readFileSync, statSync } from 'node:fs';
 import http from 'node:http';
+import http2 from 'node:http2';
 import https from 'node:https';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import readline from 'node:readline';
 import type { Connection } from '../node/connection.js';
 import type { MetricsRequestHandler } from '../metrics/http.js';
-import { attach, type Handler } from '../node/server.js';
+import { attach, serve, type Handler, type Server } from '../node/server.js';
 import { Hub } from '../node/hub.js';
 import { redisBackplane } from '../pubsub/redis-backplane.js';
 import { LIMIT_FLAGS, UsageError, limitOptions, parseOptions, parsePort, untilSignal } from './args.js';
@@ -48,6 +50,13 @@ Options:
                          (index.html for directories)
       --tls-cert FILE    serve wss:// (and https://) with this certificate (PEM)
       --tls-key FILE     ... and this private key (PEM)
+      --http2            also accept WebSockets over HTTP/2 (RFC 8441 extended
+                         CONNECT) on the same port: with TLS, ALPN offers h2
+                         beside http/1.1 (browsers then open WebSockets on the
+                         page's connection); without, cleartext h2c with prior
+                         knowledge (wskit connect --http2, proxies) beside
+                         HTTP/1.1 (no --static then: browsers speak h2 over TLS
+                         only)
       --log              print connections and closes (time, peer, path, code)
       --max-size N       largest message in bytes (default 1M; 64k, 1M... accepted)
       --max-fragments N  frames a message may be split into, plus one per 16
@@ -63,6 +72,7 @@ Examples:
   wskit serve --static ./public --port 8080
   wskit serve --exec 'stdbuf -oL tr a-z A-Z'
   wskit serve --exec 'python3 -u bot.py' --tls-cert cert.pem --tls-key key.pem
+  wskit serve --http2 --static ./public --tls-cert cert.pem --tls-key key.pem
   wskit serve --redis redis://127.0.0.1:6379 --port 8001
   wskit serve --topics --allow-publish 'chat/*' --history-size 10k
   wskit serve --topics --redis redis://127.0.0.1:6379 --allow-publish --port 8001
@@ -79,6 +89,7 @@ export async function run(args: string[]): Promise<number> {
     static: { type: 'string' },
     'tls-cert': { type: 'string' },
     'tls-key': { type: 'string' },
+    http2: { type: 'boolean' },
     log: { type: 'boolean' },
     ...LIMIT_FLAGS,
     metrics: { type: 'boolean' },
@@ -96,6 +107,10 @@ export async function run(args: string[]): Promise<number> {
     throw new UsageError('--tls-cert and --tls-key go together');
   }
   const limits = limitOptions(values);
+  const overHttp2 = values.http2 === true;
+  if (overHttp2 && values['tls-cert'] === undefined && values.static !== undefined) {
+    throw new UsageError('--static with --http2 needs --tls-cert and --tls-key (browsers speak HTTP/2 over TLS only; cleartext h2c serves WebSockets only)');
+  }
   let staticRoot: string | null = null;
   if (values.static !== undefined) {
     staticRoot = path.resolve(values.static);
@@ -165,7 +180,9 @@ export async function run(args: string[]): Promise<number> {
   }
   const handler: Handler = async (ws) => {
     const peer = ws.remoteAddress ?? '?';
-    const target = escapeControl(ws.request?.target ?? '/');
+    // Over HTTP/2 the stream is named: one TCP connection (one peer address and port) carries many WebSockets.
+    const stream = ws.request?.streamId;
+    const target = escapeControl(ws.request?.target ?? '/') + (stream !== undefined ? ` [h2 stream ${stream}]` : '');
     logLine(`${colors.green('+')} ${peer} ${target}${ws.subprotocol ? ` (${ws.subprotocol})` : ''}`);
     void ws.closed.then((info) => logLine(`${colors.yellow('-')} ${peer} ${target} ${describeClose(info.code, info.reason)}`));
     await mode(ws);
@@ -179,46 +196,107 @@ export async function run(args: string[]): Promise<number> {
   };
   const answer = (request: http.IncomingMessage, response: http.ServerResponse) => {
     if (root === null) {
-      response.writeHead(426, { 'Content-Type': 'text/plain; charset=utf-8', Upgrade: 'websocket', Connection: 'Upgrade' });
+      // RFC 9113 §8.2.2: no connection-specific fields (Upgrade, Connection) in an HTTP/2 response.
+      const upgrade = request.httpVersionMajor === 2 ? {} : { Upgrade: 'websocket', Connection: 'Upgrade' };
+      response.writeHead(426, { 'Content-Type': 'text/plain; charset=utf-8', ...upgrade });
       response.end('This is a WebSocket server: connect with ws:// (wskit connect URL).\n');
       return;
     }
     serveFile(root, request, response, logLine);
   };
-  const httpServer = tlsOptions ? https.createServer(tlsOptions, onRequest) : http.createServer(onRequest);
-  const server = attach(httpServer, handler, {
+  const serverOptions = {
     ...limits,
     logger: null,
     metrics: values.metrics === true,
     ...(topics !== null ? { subprotocols: TOPIC_SUBPROTOCOLS } : {}),
-  });
-  if (values.metrics) metrics = server.metricsHandler;
+  };
+  let listening: Listening;
   try {
-    await new Promise<void>((resolve, reject) => {
-      httpServer.once('error', (error: NodeJS.ErrnoException) =>
-        reject(new Error(error.code === 'EADDRINUSE' ? `port ${port} is already in use` : `cannot listen: ${error.message}`)),
-      );
-      httpServer.listen(port, host, () => resolve());
-    });
+    listening =
+      overHttp2 && tlsOptions === null
+        ? await listenH2c(handler, { ...serverOptions, host, port })
+        : await listenHttp(handler, serverOptions, onRequest, tlsOptions, overHttp2, host, port);
   } catch (error) {
     // The Redis connections would keep the process alive after the error line.
     await Promise.all([hub?.close(), topics?.server.close()]).catch(() => undefined);
-    throw error;
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new Error(code === 'EADDRINUSE' ? `port ${port} is already in use` : `cannot listen: ${(error as Error).message}`);
   }
-  const address = httpServer.address() as import('node:net').AddressInfo;
+  const { server, address } = listening;
+  if (values.metrics) metrics = server.metricsHandler;
   const shownHost = address.address.includes(':') ? `[${address.address}]` : address.address;
   const scheme = tlsOptions ? 'wss' : 'ws';
   const what = topics !== null ? topics.description : hub !== null ? (values.redis ? `broadcast via ${values.redis}` : 'broadcast') : values.exec !== undefined ? `exec '${values.exec}'` : 'echo';
-  process.stdout.write(`Listening on ${scheme}://${shownHost}:${address.port} (${what})\n`);
+  const versions = overHttp2 ? (tlsOptions ? ', HTTP/2 and HTTP/1.1' : ', h2c and HTTP/1.1') : '';
+  process.stdout.write(`Listening on ${scheme}://${shownHost}:${address.port} (${what}${versions})\n`);
   if (root !== null) process.stdout.write(`Serving ${root} on ${tlsOptions ? 'https' : 'http'}://${shownHost}:${address.port}/\n`);
   if (values.metrics) process.stdout.write(`Metrics on ${tlsOptions ? 'https' : 'http'}://${shownHost}:${address.port}/metrics\n`);
   await untilSignal();
-  httpServer.close();
-  await server.close(1001, 'server shutting down');
-  httpServer.closeAllConnections?.();
+  await listening.close();
   await hub?.close();
   await topics?.server.close();
   return 0;
+}
+
+/** A listening server and how to stop it (WebSockets closed with 1001). */
+interface Listening {
+  server: Server;
+  address: AddressInfo;
+  close(): Promise<void>;
+}
+
+type ServeOptions = NonNullable<Parameters<typeof attach>[2]>;
+
+/** WebSockets (and static files, metrics, the 426 page) on an http, https or (with `http2`) TLS HTTP/2 server. */
+async function listenHttp(
+  handler: Handler,
+  options: ServeOptions,
+  onRequest: (request: http.IncomingMessage, response: http.ServerResponse) => void,
+  tlsOptions: { cert: Buffer; key: Buffer } | null,
+  overHttp2: boolean,
+  host: string,
+  port: number,
+): Promise<Listening> {
+  // allowHTTP1: one port for browsers on h2 and clients on HTTP/1.1; the compatibility API gives both the same
+  // request and response objects, so the static files and the metrics page are served over either.
+  const httpServer =
+    overHttp2 && tlsOptions !== null
+      ? http2.createSecureServer({ ...tlsOptions, allowHTTP1: true }, onRequest as unknown as (request: http2.Http2ServerRequest, response: http2.Http2ServerResponse) => void)
+      : tlsOptions !== null
+        ? https.createServer(tlsOptions, onRequest)
+        : http.createServer(onRequest);
+  const server = attach(httpServer, handler, options);
+  // An http2 server's close() waits for its sessions, and browsers keep theirs open: they are closed with it.
+  const sessions = new Set<http2.ServerHttp2Session>();
+  httpServer.on('session', (session: http2.ServerHttp2Session) => {
+    sessions.add(session);
+    session.once('close', () => sessions.delete(session));
+  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      httpServer.once('error', reject);
+      httpServer.listen(port, host, () => resolve());
+    });
+  } catch (error) {
+    await server.close();
+    throw error;
+  }
+  return {
+    server,
+    address: httpServer.address() as AddressInfo,
+    close: async () => {
+      httpServer.close();
+      await server.close(1001, 'server shutting down');
+      (httpServer as http.Server).closeAllConnections?.();
+      for (const session of sessions) session.destroy();
+    },
+  };
+}
+
+/** Cleartext HTTP/2 with prior knowledge beside HTTP/1.1 on one port: the library's own listener tells them apart. */
+async function listenH2c(handler: Handler, options: ServeOptions & { host: string; port: number }): Promise<Listening> {
+  const server = await serve(handler, { ...options, http2: true });
+  return { server, address: server.address()!, close: () => server.close(1001, 'server shutting down') };
 }
 
 /** Connects a connection to a child process: messages to its stdin, its stdout lines back as messages. */

@@ -17,10 +17,13 @@ export class IncomingRequest implements RequestInfo {
   remoteAddress: string | undefined;
   /** `'1.1'` for an HTTP/1.1 Upgrade, `'2'` for an HTTP/2 extended CONNECT (RFC 8441). */
   httpVersion: '1.1' | '2';
+  /** The HTTP/2 stream that carries the WebSocket; undefined over HTTP/1.1. */
+  streamId: number | undefined;
   private parsedQuery: URLSearchParams | null = null;
 
-  constructor(path: string, target: string, headers: HttpHeaders, remoteAddress: string | undefined, httpVersion: '1.1' | '2' = '1.1') {
+  constructor(path: string, target: string, headers: HttpHeaders, remoteAddress: string | undefined, httpVersion: '1.1' | '2' = '1.1', streamId?: number) {
     this.httpVersion = httpVersion;
+    this.streamId = streamId;
     this.path = path;
     this.target = target;
     this.headers = headers;

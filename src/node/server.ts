@@ -552,7 +552,7 @@ export class Server implements ConnectionOwner {
     let route: RouteMatch | null | undefined;
     try {
       target = splitTarget(head.target);
-      request = new IncomingRequest(target.path, head.target, head.headers, peer.remoteAddress, h2 === null ? '1.1' : '2');
+      request = new IncomingRequest(target.path, head.target, head.headers, peer.remoteAddress, h2 === null ? '1.1' : '2', h2 === null ? undefined : (socket as http2.ServerHttp2Stream).id);
       if (options.processRequest) {
         const response = await options.processRequest(request);
         if (response) {

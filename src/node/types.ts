@@ -26,6 +26,8 @@ export interface RequestInfo {
   remoteAddress: string | undefined;
   /** The HTTP version that carried the handshake: `'1.1'` (Upgrade) or `'2'` (extended CONNECT, RFC 8441). Set by the server. */
   httpVersion?: '1.1' | '2';
+  /** The HTTP/2 stream that carries the WebSocket (its id within the session); undefined over HTTP/1.1. Set by the server. */
+  streamId?: number;
 }
 
 /** Settings shared by server-side and client-side connections. */
