@@ -191,8 +191,11 @@ async function measure(server: string, shards: number, driver: string, serverScr
   try {
     const drivers: Array<import('node:child_process').ChildProcess> = [];
     let ramped = 0;
+    let released = false;
     const go = (): void => {
-      for (const d of drivers) d.stdin?.end('go\n');
+      if (released) return;
+      released = true;
+      for (const d of drivers) if (d.exitCode === null) d.stdin!.end('go\n');
     };
     const perShard = (i: number): number => Math.floor(connections / shards) + (i < connections % shards ? 1 : 0);
     return await Promise.all(
@@ -205,6 +208,8 @@ async function measure(server: string, shards: number, driver: string, serverScr
         // The ramp is bounded by the driver (-T); the rest by the windows.
         const result = runDriver(driver, args, port, child.pid!, (rampTimeout + idle + active + 60) * 1000, (d) => {
           drivers.push(d);
+          // A driver that failed and exited has a closed stdin: its error is in its result, not here.
+          d.stdin!.on('error', () => {});
           let out = '';
           d.stdout!.on('data', (chunk: Buffer) => {
             if (out.includes('RAMPED')) return;

@@ -977,8 +977,8 @@ static void run_hold(void) {
   hold_loop(active_t0 + active_secs, buf, active_tick, &rss_active_end);
   double active_el = now() - active_t0, active_cpu = servers_cpu() - active_cpu0;
   uint64_t active_pings = pings_seen - pings1;
-  /* The last echoes in flight: up to 2 s to come back. */
-  double drain_until = now() + 2;
+  /* The last echoes in flight: up to 10 s to come back (a starved server on a shared machine). */
+  double drain_until = now() + 10;
   for (;;) {
     uint64_t missing = probe_waiting;
     for (int i = 0; i < nheld; i++) missing += held[i].sent - held[i].recvd;
