@@ -3,10 +3,13 @@
  * client), each flood (1-byte compressed text frames, 1-byte plain text frames) and each library, a fresh child process
  * runs an echo peer of that library with its defaults (`ws`'s server with `perMessageDeflate: true`, since it is off
  * by default there), and this process floods `--connections` connections to it from raw sockets, as fast as the
- * sockets take, for `--seconds`, reading and discarding whatever comes back. The child samples its RSS every 20 ms;
- * printed: (peak RSS - RSS before the first connection) / connections, and the absolute peak.
+ * sockets take, for `--seconds`, reading and discarding whatever comes back. The child samples its RSS every 20 ms
+ * (and once more when the flood ends); printed: (peak RSS - RSS before the first connection) / connections, the
+ * median of `--runs` runs (wskit and ws alternately first) with the range, the absolute peak, and how many messages
+ * each echoed (the flood goes as fast as each library reads, so the faster one handles more messages in the time).
+ * `--detail` prints each run's heap and buffer figures at its peak; `--only 'server text'` runs the matching rows.
  *
- *   node --import tsx bench/flood-memory.ts [--connections 10] [--seconds 3]
+ *   node --import tsx bench/flood-memory.ts [--connections 10] [--seconds 3] [--runs 1] [--only ROW] [--detail]
  */
 import { fork } from 'node:child_process';
 import { createRequire } from 'node:module';
@@ -28,6 +31,9 @@ const { values } = parseArgs({
     connections: { type: 'string', default: '10' },
     seconds: { type: 'string', default: '3' },
     child: { type: 'string' },
+    runs: { type: 'string', default: '1' },
+    only: { type: 'string' },
+    detail: { type: 'boolean', default: false },
   },
 });
 
@@ -84,30 +90,48 @@ interface Report {
   baseline: number;
   peak: number;
   closed: number;
+  /** process.memoryUsage() at the sample that set the peak (where the memory was: heap, buffers). */
+  atPeak: NodeJS.MemoryUsage;
+  echoed: number;
 }
 
 // ---- the child: an echo peer of one library, sampling its RSS ----
 async function child(library: Library, side: Side, target: string, connections: number): Promise<void> {
   const baseline = process.memoryUsage.rss();
   let peak = baseline;
+  let atPeak = process.memoryUsage();
   let closed = 0;
-  setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), 20).unref();
+  let echoed = 0;
+  const sample = (): void => {
+    const rss = process.memoryUsage.rss();
+    if (rss > peak) {
+      peak = rss;
+      atPeak = process.memoryUsage();
+    }
+  };
+  setInterval(sample, 20).unref();
   const send = (message: unknown): boolean => process.send!(message);
   process.on('message', () => {
-    peak = Math.max(peak, process.memoryUsage.rss());
-    send({ baseline, peak, closed } satisfies Report);
+    sample();
+    send({ baseline, peak, closed, atPeak, echoed } satisfies Report);
     setImmediate(() => process.exit(0));
   });
   const wskitEcho = async (ws: Awaited<ReturnType<typeof connect>>): Promise<void> => {
     try {
-      for await (const message of ws) await ws.send(message);
+      for await (const message of ws) {
+        echoed++;
+        await ws.send(message);
+      }
     } catch {
       // the flooder left
     }
     closed++;
   };
   const wsEcho = (ws: WebSocket): void => {
-    ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }, () => undefined));
+    ws.on('message', (data, isBinary) => {
+      echoed++;
+      ws.send(data, { binary: isBinary }, () => undefined);
+    });
     ws.on('error', () => undefined);
     ws.on('close', () => closed++);
   };
@@ -209,25 +233,61 @@ if (values.child !== undefined) {
 } else {
   const connections = Number(values.connections);
   const seconds = Number(values.seconds);
-  console.log(`# ${connections} connections flooded for ${seconds} s each; peak RSS per connection (absolute peak), ws ${createRequire(import.meta.url)('ws/package.json').version}, node ${process.version}`);
-  console.log('side    flood                      wskit                    ws');
-  let worse = false;
+  const runs = Number(values.runs);
+  const cells: Array<{ side: Side; kind: Flood }> = [];
   for (const side of ['server', 'client'] as const) {
     for (const kind of ['compressed', 'text'] as const) {
-      const cells: string[] = [];
-      const perConnection: number[] = [];
-      for (const library of ['wskit', 'ws'] as const) {
-        const report = await run(library, side, kind, connections, seconds);
-        const per = (report.peak - report.baseline) / connections / MiB;
-        perConnection.push(per);
-        cells.push(`${per.toFixed(2)} MiB (${(report.peak / MiB).toFixed(0)} MiB)`.padEnd(25));
-      }
-      if (perConnection[0]! > perConnection[1]!) worse = true;
-      console.log(`${side.padEnd(8)}${(kind === 'compressed' ? '1-byte compressed text' : '1-byte text').padEnd(27)}${cells.join('')}`);
+      if (values.only === undefined || `${side} ${kind}`.includes(values.only)) cells.push({ side, kind });
     }
   }
+  console.log(`# ${connections} connections flooded for ${seconds} s each, ${runs} run(s) (wskit and ws alternately first); ` +
+    `ws ${createRequire(import.meta.url)('ws/package.json').version}, node ${process.version}`);
+  const results = new Map<string, Report[]>();
+  for (let r = 0; r < runs; r++) {
+    for (const { side, kind } of cells) {
+      // Alternate which library goes first, so that neither always runs on a machine the other just loaded.
+      for (const library of (r % 2 === 0 ? ['wskit', 'ws'] : ['ws', 'wskit']) as Library[]) {
+        const report = await run(library, side, kind, connections, seconds);
+        const key = `${side} ${kind} ${library}`;
+        results.set(key, [...(results.get(key) ?? []), report]);
+        if (values.detail) {
+          const m = report.atPeak;
+          const f = (n: number): string => (n / MiB).toFixed(1);
+          console.log(`  run ${r + 1} ${library} ${side} ${kind}: ${perConnection(report, connections).toFixed(2)} MiB/conn; at the peak rss ${f(m.rss)} ` +
+            `heapTotal ${f(m.heapTotal)} heapUsed ${f(m.heapUsed)} external ${f(m.external)} arrayBuffers ${f(m.arrayBuffers)}; ` +
+            `baseline ${f(report.baseline)}; messages echoed ${report.echoed}`);
+        }
+      }
+    }
+  }
+  console.log('peak RSS per connection, MiB: median (min-max) [absolute peak, median; messages echoed, median]');
+  console.log('side    flood                     wskit                                  ws');
+  let worse = false;
+  for (const { side, kind } of cells) {
+    const medians: number[] = [];
+    const text: string[] = [];
+    for (const library of ['wskit', 'ws'] as const) {
+      const reports = results.get(`${side} ${kind} ${library}`)!;
+      const per = reports.map((report) => perConnection(report, connections));
+      medians.push(median(per));
+      text.push(`${median(per).toFixed(2)} (${Math.min(...per).toFixed(2)}-${Math.max(...per).toFixed(2)}) ` +
+        `[${(median(reports.map((report) => report.peak)) / MiB).toFixed(0)} MiB; ${median(reports.map((report) => report.echoed))}]`.padEnd(39));
+    }
+    if (medians[0]! > medians[1]!) worse = true;
+    console.log(`${side.padEnd(8)}${(kind === 'compressed' ? '1-byte compressed text' : '1-byte text').padEnd(26)}${text.join('')}`);
+  }
   if (worse) {
-    console.log('wskit peaked above ws in at least one flood');
+    console.log('wskit peaked above ws in at least one flood (median)');
     process.exitCode = 1;
   }
+}
+
+function perConnection(report: Report, connections: number): number {
+  return (report.peak - report.baseline) / connections / MiB;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
