@@ -11,7 +11,7 @@ import { ReconnectingClient } from '../node/reconnecting-client.js';
 import { TopicError, type PublicationInfo, type SubscribedInfo, type TopicData, type TopicPosition } from '../client/topics-client.js';
 import { TOPICS_PROTOCOL } from '../client/topics-wire.js';
 import { describeClose, escapeControl, explainConnectError, palette, toHex } from './format.js';
-import { onStdoutClosed } from './output.js';
+import { onStdoutClosed, stdoutDrained } from './output.js';
 
 /** The flags of the topics mode of `wskit connect`, for `parseOptions`. */
 export const TOPIC_CONNECT_FLAGS = {
@@ -112,8 +112,11 @@ export async function runTopics(url: string, options: ConnectOptions, settings: 
     if (settings.count !== undefined && printed >= settings.count) return;
     last.set(info.topic, { offset: info.offset, epoch: info.epoch });
     printed++;
-    process.stdout.write(`${field(info.topic)}\t${info.offset}\t${payloadText(data, settings.base64)}\n`);
+    const flowing = process.stdout.write(`${field(info.topic)}\t${info.offset}\t${payloadText(data, settings.base64)}\n`);
     if (settings.count !== undefined && printed >= settings.count) finish();
+    // A slow reader of stdout holds the reading of the connection (the server closes a subscriber too far behind
+    // with 1013, and it resumes from here): memory stays bounded, nothing is lost.
+    return flowing ? undefined : stdoutDrained();
   };
 
   const onSubscribed = (info: SubscribedInfo) => {

@@ -13,7 +13,7 @@ import { isNormalCloseCode, isValidWireCloseCode } from '../protocol/opcodes.js'
 import { COUNT, MAX_SIZE, SECONDS, UsageError, numberFlag, parseOptions, parsePort } from './args.js';
 import { CLIENT_OPTIONS, CLIENT_OPTIONS_HELP, ConnectFailed, checkUrl, clientOptions, open, subprotocolWarning } from './client-flags.js';
 import { describeClose, escapeControl, explainConnectError, palette, parseHex, prettyJson, quote, toHex } from './format.js';
-import { onStdoutClosed } from './output.js';
+import { onStdoutClosed, stdoutDrained } from './output.js';
 import { TOPIC_CONNECT_FLAGS, TOPIC_CONNECT_HELP, runTopics } from './connect-topics.js';
 
 /** One line for `wskit --help`. */
@@ -474,27 +474,13 @@ class Session {
         this.received++;
         if (!this.settings.sendOnly) this.display(message, ws);
         // A slow reader of stdout slows the reading from the socket instead of filling memory.
-        if (this.out.writableNeedDrain) await this.stdoutDrained();
+        if (this.out.writableNeedDrain) await stdoutDrained();
         if (count !== undefined && this.received >= count) this.closeSoon();
         else if (this.inputEnded && this.idleTimer !== null) this.idleTimer.refresh();
       }
     } catch {
       // The close code is reported from ws.closed.
     }
-  }
-
-  /** Resolves when stdout drained, or its reader went away. */
-  private stdoutDrained(): Promise<void> {
-    return new Promise((resolve) => {
-      let forget: () => void = () => undefined;
-      const done = () => {
-        forget();
-        this.out.off('drain', done);
-        resolve();
-      };
-      forget = onStdoutClosed(done);
-      this.out.once('drain', done);
-    });
   }
 
   private display(message: Message, from: Connection): void {

@@ -34,3 +34,17 @@ export function guardOutput(): void {
   });
   process.stderr.on('error', () => undefined);
 }
+
+/** Resolves when stdout drained, or its reader went away. */
+export function stdoutDrained(): Promise<void> {
+  return new Promise((resolve) => {
+    let forget: () => void = () => undefined;
+    const done = () => {
+      forget();
+      process.stdout.off('drain', done);
+      resolve();
+    };
+    forget = onStdoutClosed(done);
+    process.stdout.once('drain', done);
+  });
+}

@@ -392,7 +392,10 @@ export class ReconnectingClientBase<C extends ClientConnection<M, D>, M, D, S ex
     // Flush synchronously: no send() can slip in between, so the order is kept.
     while (this.queue.length > 0 && ws.readyState === OPEN) this.write(ws, this.queue.shift()!);
     try {
-      if (topics !== null) for await (const message of ws) topics.receive(message as string | Uint8Array);
+      if (topics !== null) {
+        // A handler's promise holds the next read: the connection's queue fills and reading the socket pauses.
+        for await (const message of ws) await topics.receive(message as string | Uint8Array);
+      }
       else for await (const message of ws) this.call(this.onMessage, message, ws);
     } catch {
       // An abnormal closure; onClose reports it.
@@ -418,10 +421,12 @@ export class ReconnectingClientBase<C extends ClientConnection<M, D>, M, D, S ex
     });
   }
 
-  private call<A extends unknown[]>(callback: ((...args: A) => void) | null, ...args: A): void {
-    if (callback === null) return;
+  private call<A extends unknown[]>(callback: ((...args: A) => unknown) | null, ...args: A): Promise<void> | undefined {
+    if (callback === null) return undefined;
     try {
-      callback.apply(this, args);
+      const result = callback.apply(this, args);
+      if (typeof (result as Promise<unknown> | undefined)?.then !== 'function') return undefined;
+      return (result as Promise<unknown>).then(noop, (error: unknown) => this.report(error));
     } catch (error) {
       if (this.onError === null || (callback as unknown) === this.onError) queueMicrotask(() => { throw error; });
       else this.report(error);

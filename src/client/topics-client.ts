@@ -25,8 +25,11 @@ export interface PublicationInfo extends TopicPosition {
 /** A publication's payload: a JSON value, or bytes as a Uint8Array. */
 export type TopicData = unknown;
 
-/** Receives a topic's publications, once each, in order. */
-export type PublicationHandler = (data: TopicData, info: PublicationInfo) => void;
+/**
+ * Receives a topic's publications, once each, in order. A promise returned holds back the reading of the connection
+ * until it settles (the server closes a subscriber too far behind with 1013; it resumes from its position).
+ */
+export type PublicationHandler = (data: TopicData, info: PublicationInfo) => unknown;
 
 /** What the server answered to a (re)subscription. */
 export interface SubscribedInfo extends TopicPosition {
@@ -111,8 +114,8 @@ export interface TopicTransport {
   sendFrame(frame: string | Uint8Array): boolean;
   /** Reports an error (the client's `onError`). */
   report(error: unknown): void;
-  /** Calls an application callback, reporting what it throws. */
-  call<A extends unknown[]>(callback: (...args: A) => void, ...args: A): void;
+  /** Calls an application callback, reporting what it throws (or rejects with); returns its promise, if any. */
+  call<A extends unknown[]>(callback: (...args: A) => unknown, ...args: A): Promise<void> | undefined;
 }
 
 let clients = 0;
@@ -192,8 +195,8 @@ export class TopicChannel {
     for (const publish of this.pending.values()) this.sendPublish(publish);
   }
 
-  /** Handles a frame from the server. */
-  receive(message: string | Uint8Array): void {
+  /** Handles a frame from the server; a promise when the publication handler returned one (reading waits for it). */
+  receive(message: string | Uint8Array): Promise<void> | undefined {
     let header: Record<string, unknown>;
     let bytes: Uint8Array | null;
     try {
@@ -207,13 +210,16 @@ export class TopicChannel {
       case 'pub':
         return this.publication(topic, header, bytes);
       case 'subscribed':
-        return this.subscribed(topic, header);
+        this.subscribed(topic, header);
+        return undefined;
       case 'ack':
-        return this.ack(header);
+        this.ack(header);
+        return undefined;
       case 'error':
-        return this.error(topic, header);
+        this.error(topic, header);
+        return undefined;
       default:
-        return; // unsubscribed, and types of later versions
+        return undefined; // unsubscribed, and types of later versions
     }
   }
 
@@ -239,7 +245,7 @@ export class TopicChannel {
     this.transport.sendFrame(encodeTopicFrame(header, payload));
   }
 
-  private publication(topic: string, header: Record<string, unknown>, bytes: Uint8Array | null): void {
+  private publication(topic: string, header: Record<string, unknown>, bytes: Uint8Array | null): Promise<void> | undefined {
     const subscription = this.subscriptions.get(topic);
     const offset = header.offset;
     const epoch = header.epoch;
@@ -247,7 +253,7 @@ export class TopicChannel {
     const position = subscription.position;
     if (position !== null && position.epoch === epoch && offset <= position.offset) return; // seen already
     subscription.position = { offset, epoch };
-    this.transport.call(subscription.handler, bytes ?? header.data, { topic, offset, epoch });
+    return this.transport.call(subscription.handler, bytes ?? header.data, { topic, offset, epoch });
   }
 
   private subscribed(topic: string, header: Record<string, unknown>): void {

@@ -1,9 +1,10 @@
 /** `wskit serve --topics` and `wskit connect --subscribe/--publish`: real CLI processes, memory and Redis history. */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import type { ChildProcess, ChildProcessWithoutNullStreams } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { TOPICS_PROTOCOL, encodeTopicFrame } from '../../src/index.js';
-import { freePort, skipWithoutRedis, startServer } from '../helpers.js';
+import { freePort, skipWithoutRedis, startServer, until, within } from '../helpers.js';
 import { startRedis } from '../redis-server.js';
 import { finish, hasStackTrace, killAll, start, stop, waitForLine, wskit } from './cli-helpers.js';
 
@@ -157,6 +158,37 @@ describe('wskit serve --topics / wskit connect --subscribe --publish', { timeout
         assert.deepEqual(result.stdout.trimEnd().split('\n'), ['room\t1\t"one"', 'room\t2\t"two"', 'room\t3\t"three"', 'room\t4\t"four"']);
       } finally {
         await Promise.all([stop(a.child), stop(b.child)]);
+      }
+    });
+
+    test('a subscriber whose stdout is not read: 20 MB published, its memory stays bounded, then it prints each once, in order', async () => {
+      const server = await serveTopics(['--redis', redisUrl, '--allow-publish', '--history-size', '50000']);
+      const sub = start(['connect', server.url, '--subscribe', 'flood', '--reconnect-delay', '0.2']);
+      try {
+        let said = '';
+        sub.stderr.setEncoding('utf8').on('data', (text: string) => (said += text));
+        await within(until(() => said.includes('Subscribed to flood'), 10_000, 'subscribed'), 15_000);
+        sub.stdout.pause(); // nobody reads: the pipe fills (a write to it then blocks on Linux, waits for 'drain' elsewhere)
+        const total = 20_000;
+        const pad = 'x'.repeat(1000);
+        const lines = Array.from({ length: total }, (_, i) => `${i + 1} ${pad}`);
+        const published = await wskit(['connect', server.url, '--publish', 'flood', '-q'], { input: lines.join('\n') + '\n', timeoutMs: 60_000 });
+        assert.equal(published.code, 0, published.stderr);
+        // Far more than the socket buffers hold: the subscriber stops reading its connection instead of buffering.
+        const rss = Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${sub.pid}/status`, 'utf8'))![1]) / 1024;
+        assert.ok(rss < 150, `subscriber RSS ${rss.toFixed(0)} MiB with 20 MB published and nothing read`);
+        let out = '';
+        sub.stdout.setEncoding('utf8').on('data', (text: string) => (out += text));
+        sub.stdout.resume();
+        await within(until(() => out.includes(`\t${total}\t`), 30_000, 'every publication printed'), 35_000);
+        const numbers = out.trimEnd().split('\n').map((line) => Number(/^flood\t(\d+)\t"(\d+) /.exec(line)?.[2]));
+        // Before the topic server closed slow subscribers itself, broadcast() skipped publications on them: a gap.
+        const firstBad = numbers.findIndex((n, i) => n !== i + 1);
+        assert.equal(numbers.length, total, `${total - numbers.length} missing, first at line ${firstBad + 1}: ${numbers.slice(Math.max(0, firstBad - 1), firstBad + 2).join(', ')}`);
+        assert.ok(numbers.every((n, i) => n === i + 1), 'each once, in order');
+        assert.doesNotMatch(said, /not recovered/);
+      } finally {
+        await Promise.all([stop(sub), stop(server.child)]);
       }
     });
   });
