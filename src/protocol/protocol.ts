@@ -260,7 +260,8 @@ export class Protocol {
         const take = available < remaining ? available : remaining;
         const part = chunk.subarray(pos, pos + take);
         pos += take;
-        // Fail fast: an invalid byte is reported when it arrives, not at the end of the frame.
+        // RFC 6455 §8.1 (text is UTF-8, else 1007), failing fast: an invalid byte is reported when it arrives, not at
+        // the end of the frame.
         if (this.validatingText) {
           if (this.masked) applyMask(part, maskKeyOf(this.maskWord), this.payloadReceived);
           if (!this.utf8.push(part)) {
@@ -344,7 +345,8 @@ export class Protocol {
     const opcode = b0 & 0x0f;
     const masked = (b1 & 0x80) !== 0;
     const lengthCode = b1 & 0x7f;
-    const length = readPayloadLength(header, at);
+    // The common 7-bit length is read here; the 16- and 64-bit ones by the shared reader.
+    const length = lengthCode < 126 ? lengthCode : readPayloadLength(header, at);
 
     // RFC 6455 §5.2: "MUST be 0 unless an extension is negotiated that defines meanings for non-zero values".
     if ((b0 & 0x30) !== 0) return this.failInput(1002, 'reserved bits RSV2/RSV3 set');
@@ -357,11 +359,15 @@ export class Protocol {
     } else if (opcode > Opcode.BINARY) {
       return this.failInput(1002, `reserved opcode ${opcode}`);
     } else if (opcode === Opcode.CONTINUATION) {
+      // §5.4: a message is "a single frame with the FIN bit clear and an opcode other than 0, followed by zero or more
+      // frames with the FIN bit clear and the opcode set to 0, and terminated by a single frame with the FIN bit set
+      // and an opcode of 0".
       if (this.messageOpcode === 0) return this.failInput(1002, 'continuation frame with no message to continue');
       // RFC 7692 §6: "An endpoint MUST NOT set the 'Per-Message Compressed' bit of ... non-first fragments of a data
       // message. An endpoint receiving such a frame MUST _Fail the WebSocket Connection_."
       if (rsv1) return this.failInput(1002, 'RSV1 set on a continuation frame');
     } else {
+      // §5.4: "the fragments of one message MUST NOT be interleaved between the fragments of another message".
       if (this.messageOpcode !== 0) return this.failInput(1002, 'new message started inside a fragmented message');
       if (rsv1 && !this.rsv1Allowed) return this.failInput(1002, 'RSV1 set without a negotiated extension');
     }
@@ -419,7 +425,7 @@ export class Protocol {
       return;
     }
     if (opcode !== Opcode.CONTINUATION && this.fin) {
-      // A single-frame message: the common case, delivered as a view with no copy.
+      // A single-frame message: the common case, delivered as a view with no copy. §8.1: its text is UTF-8.
       if (this.validatingText && (whole ? !isValidUtf8(payload) : !this.utf8.end())) {
         this.failInput(1007, 'invalid UTF-8 in text message');
         return;
@@ -508,14 +514,14 @@ export class Protocol {
   /** Sends a text message. */
   sendText(data: string | Uint8Array): void {
     this.checkOpen();
-    this.checkDataFrame(Opcode.TEXT, true, false);
+    if (this.sendingOpcode !== 0) this.checkDataFrame(Opcode.TEXT, true, false); // throws: see there
     this.writeFrame(Opcode.TEXT, data, true, false);
   }
 
   /** Sends a binary message. */
   sendBinary(data: Uint8Array): void {
     this.checkOpen();
-    this.checkDataFrame(Opcode.BINARY, true, false);
+    if (this.sendingOpcode !== 0) this.checkDataFrame(Opcode.BINARY, true, false); // throws: see there
     this.writeFrame(Opcode.BINARY, data, true, false);
   }
 
