@@ -13,16 +13,19 @@
  * handshake through the proxy; that is the price of seeing the bytes.
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
+import type * as http2 from 'node:http2';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import { parseWebSocketUrl, type WebSocketUrl } from '../protocol/url.js';
-import { HttpHeadReader, parseRequestHead, parseResponseHead, serializeResponse, type HttpHeaders } from '../protocol/http11.js';
+import { HttpHeadReader, parseRequestHead, parseResponseHead, serializeResponse, statusText } from '../protocol/http11.js';
 import { BYTES, SECONDS, UsageError, numberFlag, parseOptions, parsePort, untilSignal } from './args.js';
 import { stdoutClosed } from './output.js';
 import { checkUrl } from './client-flags.js';
 import { clock, escapeControl, formatFrame, palette, prettyJson, type Palette } from './format.js';
 import { FrameScanError, FrameScanner, recordFrame, type RecordEntry, type ScannedFrame, type Side } from './frame-log.js';
+import { startsWithPreface } from '../node/http2-server.js';
+import { Http2Back, Http2Front, http2Fields, streamIdOf, switchingProtocolsFor, upgradeRequestFor, type ProxiedRequest, type ProxiedResponse } from './proxy-http2.js';
 
 /** After one side closed, the other gets this long to finish its own close before it is cut (ms). */
 const CLOSE_GRACE_MS = 5000;
@@ -53,6 +56,15 @@ readable.
 The request path is kept (ws://proxy/chat goes to URL's host at /chat)
 unless URL has a path of its own. The Host header is rewritten to URL's.
 
+HTTP/2 (RFC 8441): clients may also open their WebSockets as extended
+CONNECT streams over cleartext HTTP/2 with prior knowledge (h2c) on PORT;
+with --target-http2 every WebSocket goes to URL as a stream of one HTTP/2
+connection. Either side may be HTTP/1.1 or HTTP/2: the proxy translates the
+handshake (Upgrade and Sec-WebSocket-Accept on one side, :protocol and
+:status 200 on the other) and relays the frames unchanged. Lines then name
+the streams: '#3 [h2 5]' (the client's stream 5), '#3 [→h2 1]' (stream 1
+to the target).
+
 Options:
   -l, --listen PORT      port to listen on (required; 0 picks one)
       --host H           interface to listen on (default 127.0.0.1)
@@ -66,6 +78,8 @@ Options:
   -v, --verbose          print every handshake header
   -q, --quiet            print nothing per frame (with --record)
   -k, --insecure         do not verify the target's TLS certificate
+      --target-http2     reach URL over HTTP/2 (h2c for ws://, ALPN h2 for
+                         wss://), every WebSocket a stream of one connection
       --handshake-timeout SECONDS
                          time a client has to send its request and get the
                          target's answer (default 10); then it is dropped
@@ -80,6 +94,7 @@ Exit status: 0 after Ctrl-C/SIGTERM, 1 if it cannot listen, 2 bad arguments.
 Examples:
   wskit proxy --listen 9000 --target ws://127.0.0.1:8765
   wskit proxy -l 9000 -t wss://example.com/socket --record session.jsonl
+  wskit proxy -l 9000 -t ws://127.0.0.1:8765 --target-http2
   wskit replay session.jsonl ws://127.0.0.1:8765
 `;
 
@@ -93,6 +108,8 @@ interface ProxySettings {
   verbose: boolean;
   quiet: boolean;
   insecure: boolean;
+  /** Reach the target over HTTP/2 (extended CONNECT streams of one session). */
+  targetHttp2: boolean;
   /** Time a client has from TCP accept to a relayed 101 (or other answer), in ms. */
   handshakeTimeout: number;
 }
@@ -111,6 +128,7 @@ export async function run(args: string[]): Promise<number> {
     verbose: { type: 'boolean', short: 'v' },
     quiet: { type: 'boolean', short: 'q' },
     insecure: { type: 'boolean', short: 'k' },
+    'target-http2': { type: 'boolean' },
     'handshake-timeout': { type: 'string' },
   }, true);
   if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
@@ -129,6 +147,7 @@ export async function run(args: string[]): Promise<number> {
     verbose: values.verbose === true,
     quiet: values.quiet === true,
     insecure: values.insecure === true,
+    targetHttp2: values['target-http2'] === true,
     handshakeTimeout: (numberFlag('--handshake-timeout', values['handshake-timeout'], { ...SECONDS, positive: true }) ?? 10) * 1000,
   };
   let recorder: WriteStream | null = null;
@@ -149,7 +168,7 @@ export async function run(args: string[]): Promise<number> {
   });
   const address = server.address() as net.AddressInfo;
   const host = address.address.includes(':') ? `[${address.address}]` : address.address;
-  process.stdout.write(`Proxying ws://${host}:${address.port} → ${targetUrl}\n`);
+  process.stdout.write(`Proxying ws://${host}:${address.port} (HTTP/1.1 and h2c) → ${targetUrl}${settings.targetHttp2 ? ' over HTTP/2' : ''}\n`);
   await untilSignal();
   server.close();
   proxy.closeAll();
@@ -161,14 +180,23 @@ class Proxy {
   private nextId = 1;
   private readonly sockets = new Set<Duplex>();
   private readonly colors: Palette = palette(process.stdout);
+  /** What names a connection in each line: `#3`, with the HTTP/2 streams that carry it (`#3 [h2 5 → h2 1]`). */
+  private readonly labels = new Map<number, string>();
+  private readonly front: Http2Front;
+  private readonly back: Http2Back | null;
 
   constructor(
     private readonly settings: ProxySettings,
     private readonly recorder: WriteStream | null,
-  ) {}
+  ) {
+    this.front = new Http2Front((stream, request, session) => this.acceptStream(stream, request, session), settings.handshakeTimeout);
+    this.back = settings.targetHttp2 ? new Http2Back(settings.target, settings.insecure) : null;
+  }
 
   closeAll(): void {
     for (const socket of this.sockets) socket.destroy();
+    this.front.close();
+    this.back?.close();
   }
 
   record(entry: RecordEntry): void {
@@ -182,7 +210,13 @@ class Proxy {
 
   line(conn: number, text: string): void {
     if (this.settings.quiet || stdoutClosed()) return;
-    process.stdout.write(`${this.colors.dim(clock())} ${this.colors.dim('#' + conn)} ${text}\n`);
+    process.stdout.write(`${this.colors.dim(clock())} ${this.colors.dim(this.labels.get(conn) ?? '#' + conn)} ${text}\n`);
+  }
+
+  /** Names the HTTP/2 streams carrying connection `conn` in its lines from now on. */
+  private nameStreams(conn: number, clientStream: number | undefined, targetStream: number | undefined): void {
+    const parts = [clientStream !== undefined ? `h2 ${clientStream}` : '', targetStream !== undefined ? `→h2 ${targetStream}` : ''].filter((part) => part !== '');
+    if (parts.length > 0) this.labels.set(conn, `#${conn} [${parts.join(' ')}]`);
   }
 
   track(socket: Duplex): void {
@@ -204,7 +238,20 @@ class Proxy {
     }, this.settings.handshakeTimeout);
     client.once('close', () => clearTimeout(deadline));
     const reader = new HttpHeadReader(true);
+    let first = true;
     const onData = (chunk: Buffer) => {
+      // RFC 9113 §3.3: a cleartext HTTP/2 client with prior knowledge opens with the preface; its session takes the
+      // socket (each WebSocket is then a stream, numbered like a connection of its own).
+      if (first && startsWithPreface(chunk)) {
+        client.off('data', onData);
+        client.pause();
+        clearTimeout(deadline);
+        this.labels.set(conn, `#${conn} [h2]`);
+        this.line(conn, this.colors.dim('HTTP/2 (h2c) connection: its WebSockets follow as streams'));
+        this.front.accept(client, chunk);
+        return;
+      }
+      first = false;
       let complete;
       try {
         complete = reader.push(chunk);
@@ -217,33 +264,69 @@ class Proxy {
       if (complete === null) return;
       client.off('data', onData);
       client.pause();
-      this.forwardRequest(conn, client, complete.head, complete.rest, deadline);
+      let request;
+      try {
+        request = parseRequestHead(complete.head);
+      } catch (error) {
+        this.failure(conn, 'bad request from client', (error as Error).message);
+        client.end(serializeResponse(400, [['Connection', 'close']], `wskit proxy: ${(error as Error).message}\n`));
+        return;
+      }
+      const key = request.headers.get('sec-websocket-key');
+      const answer: ClientAnswer = {
+        respond: (response, rawHead) => {
+          if (rawHead !== undefined) client.write(rawHead);
+          else if (response.upgraded && key !== undefined) client.write(switchingProtocolsFor(key, response), 'latin1');
+          else client.write(serializeHeadOnly(response), 'latin1');
+        },
+        fail: (status, body) => {
+          client.end(serializeResponse(status, [['Content-Type', 'text/plain; charset=utf-8'], ['Connection', 'close']], body));
+          if (status === 504) client.destroySoon();
+        },
+      };
+      const proxied = { method: request.method, path: request.target, version: request.version, headers: request.headers.raw };
+      this.forwardRequest(conn, client, proxied, complete.rest, deadline, answer);
     };
     client.on('data', onData);
   }
 
-  private forwardRequest(conn: number, client: net.Socket, head: Buffer, rest: Buffer, deadline: NodeJS.Timeout): void {
+  /** A WebSocket opened as an extended CONNECT stream by a client on HTTP/2. */
+  private acceptStream(stream: http2.ServerHttp2Stream, request: ProxiedRequest, session: http2.ServerHttp2Session): void {
+    const conn = this.nextId++;
+    const socket = session.socket;
+    const peer = `${socket?.remoteAddress}:${socket?.remotePort}`;
+    this.track(stream);
+    this.nameStreams(conn, stream.id, undefined);
+    this.record({ type: 'open', conn, time: Date.now(), peer, target: this.settings.targetUrl });
+    this.line(conn, this.colors.dim(`WebSocket from ${peer} on HTTP/2 stream ${stream.id}`));
+    const deadline = setTimeout(() => stream.close(), this.settings.handshakeTimeout);
+    stream.once('close', () => clearTimeout(deadline));
+    stream.pause();
+    const answer: ClientAnswer = {
+      respond: (response) => {
+        // RFC 8441 §5: the WebSocket is open on :status 200, without Sec-WebSocket-Accept; a refusal keeps its status.
+        if (!stream.destroyed) stream.respond({ ':status': response.upgraded ? 200 : response.status, ...http2Fields(response.headers) });
+      },
+      fail: (status, body) => {
+        if (stream.destroyed) return;
+        stream.respond({ ':status': status, 'content-type': 'text/plain; charset=utf-8' });
+        stream.end(body);
+      },
+    };
+    this.forwardRequest(conn, stream, request, Buffer.alloc(0), deadline, answer);
+  }
+
+  private forwardRequest(conn: number, client: Duplex, request: ProxiedRequest, rest: Buffer, deadline: NodeJS.Timeout, answer: ClientAnswer): void {
     const { settings, colors } = this;
-    let request;
-    try {
-      request = parseRequestHead(head);
-    } catch (error) {
-      this.failure(conn, 'bad request from client', (error as Error).message);
-      client.end(serializeResponse(400, [['Connection', 'close']], `wskit proxy: ${(error as Error).message}\n`));
-      return;
-    }
-    const path = settings.keepPath ? request.target : settings.target.target;
+    const path = settings.keepPath ? request.path : settings.target.target;
     const headers: Array<[string, string]> = [];
     const stripped: string[] = [];
-    for (const [name, value] of request.headers.raw) {
+    for (const [name, value] of request.headers) {
       const lower = name.toLowerCase();
       if (lower === 'sec-websocket-extensions') stripped.push(value);
       else if (lower === 'host') headers.push([name, settings.target.host]);
       else headers.push([name, value]);
     }
-    let out = `${request.method} ${path} ${request.version}\r\n`;
-    for (const [name, value] of headers) out += `${name}: ${value}\r\n`;
-    out += '\r\n';
     this.record({
       type: 'request',
       conn,
@@ -254,11 +337,18 @@ class Proxy {
       ...(stripped.length > 0 ? { stripped } : {}),
     });
     let summary = `${colors.cyan('>')} ${request.method} ${escapeControl(path)} ${request.version}`;
-    const protocol = request.headers.get('sec-websocket-protocol');
+    const protocol = headers.find(([name]) => name.toLowerCase() === 'sec-websocket-protocol')?.[1];
     if (protocol !== undefined) summary += colors.dim(` (subprotocols: ${escapeControl(protocol)})`);
     if (stripped.length > 0) summary += colors.dim(` (removed Sec-WebSocket-Extensions: ${escapeControl(stripped.join(', '))})`);
     this.line(conn, summary);
-    if (settings.verbose) this.headerLines(conn, request.headers);
+    if (settings.verbose) this.headerLines(conn, headers);
+    const forwarded = { ...request, headers };
+    if (this.back !== null) return void this.forwardOverHttp2(conn, client, forwarded, path, rest, deadline, answer);
+    // An extended CONNECT becomes an Upgrade; an HTTP/1.1 request goes as it came.
+    const out =
+      request.version === 'HTTP/2'
+        ? upgradeRequestFor(forwarded, settings.target, path).head
+        : `${request.method} ${path} ${request.version}\r\n${headers.map(([name, value]) => `${name}: ${value}\r\n`).join('')}\r\n`;
 
     const { target } = settings;
     const server: Duplex = target.secure
@@ -284,8 +374,7 @@ class Proxy {
     const timer = setTimeout(() => {
       this.line(conn, colors.red(`no answer from ${settings.targetUrl} within ${settings.handshakeTimeout / 1000} s: 504 to the client`));
       server.destroy();
-      client.end(serializeResponse(504, [['Connection', 'close']], `wskit proxy: no answer from ${settings.targetUrl}\n`));
-      client.destroySoon();
+      answer.fail(504, `wskit proxy: no answer from ${settings.targetUrl}\n`);
     }, settings.handshakeTimeout);
     server.once('close', () => clearTimeout(timer));
     client.once('close', () => clearTimeout(timer));
@@ -294,10 +383,7 @@ class Proxy {
     server.on('error', (error: NodeJS.ErrnoException) => {
       if (connected) return;
       this.failure(conn, `cannot reach ${settings.targetUrl}`, error.code ?? error.message);
-      if (!client.destroyed) {
-        const body = `wskit proxy: cannot reach ${settings.targetUrl}: ${error.code ?? error.message}\n`;
-        client.end(`HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
-      }
+      if (!client.destroyed) answer.fail(502, `wskit proxy: cannot reach ${settings.targetUrl}: ${error.code ?? error.message}\n`);
     });
     server.write(Buffer.from(out, 'latin1'));
 
@@ -328,22 +414,54 @@ class Proxy {
         client.destroy();
         return;
       }
-      this.record({ type: 'response', conn, time: Date.now(), status: response.status, statusText: response.statusText, headers: response.headers.raw });
-      const upgraded = response.status === 101;
-      const text = `${response.version} ${response.status} ${escapeControl(response.statusText)}`;
-      let line = `${colors.green('<')} ${upgraded ? text : colors.yellow(text)}`;
-      const chosen = response.headers.get('sec-websocket-protocol');
-      if (chosen !== undefined) line += colors.dim(` (subprotocol: ${escapeControl(chosen)})`);
-      this.line(conn, line);
-      if (settings.verbose) this.headerLines(conn, response.headers);
-      client.write(complete.head);
-      this.relay(conn, client, server, upgraded, rest, complete.rest);
+      const proxied: ProxiedResponse = { status: response.status, statusText: response.statusText, version: response.version, headers: response.headers.raw, upgraded: response.status === 101 };
+      this.answered(conn, proxied);
+      // An HTTP/1.1 client gets the target's head byte for byte.
+      answer.respond(proxied, request.version === 'HTTP/2' ? undefined : complete.head);
+      this.relay(conn, client, server, proxied.upgraded, rest, complete.rest);
     };
     server.on('data', onData);
   }
 
-  private headerLines(conn: number, headers: HttpHeaders): void {
-    for (const [name, value] of headers.raw) this.line(conn, this.colors.dim(`    ${escapeControl(name)}: ${escapeControl(value)}`));
+  /** Logs and records the target's answer. */
+  private answered(conn: number, response: ProxiedResponse): void {
+    const { colors } = this;
+    this.record({ type: 'response', conn, time: Date.now(), status: response.status, statusText: response.statusText, headers: response.headers });
+    const text = `${response.version} ${response.status}${response.statusText ? ' ' + escapeControl(response.statusText) : ''}`;
+    let line = `${colors.green('<')} ${response.upgraded ? text : colors.yellow(text)}`;
+    const chosen = response.headers.find(([name]) => name.toLowerCase() === 'sec-websocket-protocol')?.[1];
+    if (chosen !== undefined) line += colors.dim(` (subprotocol: ${escapeControl(chosen)})`);
+    this.line(conn, line);
+    if (this.settings.verbose) this.headerLines(conn, response.headers);
+  }
+
+  /** Sends the handshake to the target as an extended CONNECT on the shared session (`--target-http2`). */
+  private async forwardOverHttp2(conn: number, client: Duplex, request: ProxiedRequest, path: string, rest: Buffer, deadline: NodeJS.Timeout, answer: ClientAnswer): Promise<void> {
+    const { settings } = this;
+    clearTimeout(deadline);
+    let opened: { stream: http2.ClientHttp2Stream; response: ProxiedResponse };
+    const timer = setTimeout(() => client.destroy(), settings.handshakeTimeout);
+    try {
+      opened = await this.back!.request(request, path);
+    } catch (error) {
+      this.failure(conn, `cannot reach ${settings.targetUrl} over HTTP/2`, (error as Error).message);
+      if (!client.destroyed) answer.fail(502, `wskit proxy: cannot reach ${settings.targetUrl} over HTTP/2: ${(error as Error).message}\n`);
+      return;
+    } finally {
+      clearTimeout(timer);
+    }
+    const { stream, response } = opened;
+    this.track(stream);
+    if (client.destroyed) return void stream.close();
+    this.nameStreams(conn, streamIdOf(client), stream.id);
+    this.answered(conn, response);
+    answer.respond(response);
+    stream.pause();
+    this.relay(conn, client, stream, response.upgraded, rest, Buffer.alloc(0));
+  }
+
+  private headerLines(conn: number, headers: Array<[string, string]>): void {
+    for (const [name, value] of headers) this.line(conn, this.colors.dim(`    ${escapeControl(name)}: ${escapeControl(value)}`));
   }
 
   /** Pipes both ways; after a 101, frames are scanned and printed on the way. */
@@ -382,7 +500,7 @@ class Proxy {
       source.on('end', () => {
         ended[from] = true;
         this.record({ type: 'end', conn, time: Date.now(), from });
-        if (upgraded) this.line(conn, this.colors.dim(`${from} closed its side of the TCP connection`));
+        if (upgraded) this.line(conn, this.colors.dim(`${from} closed its side of the ${streamIdOf(source) !== undefined ? 'HTTP/2 stream' : 'TCP connection'}`));
         sink.end();
       });
       source.on('close', () => {
@@ -428,4 +546,19 @@ class Proxy {
       capture,
     );
   }
+}
+
+/** How the client of one WebSocket is answered: over HTTP/1.1 bytes on its socket, over h2 a response on its stream. */
+interface ClientAnswer {
+  /** Passes the target's answer on (`rawHead`: the target's HTTP/1.1 head, to be relayed as it is). */
+  respond(response: ProxiedResponse, rawHead?: Buffer): void;
+  /** Answers with an error of the proxy's own (502, 504) and ends the exchange. */
+  fail(status: number, body: string): void;
+}
+
+/** An HTTP/1.1 head for a refusal that came over HTTP/2: its body follows until the connection closes. */
+function serializeHeadOnly(response: ProxiedResponse): string {
+  let head = `HTTP/1.1 ${response.status} ${statusText(response.status)}\r\n`;
+  for (const [name, value] of response.headers) head += `${name}: ${value}\r\n`;
+  return head + 'Connection: close\r\n\r\n';
 }

@@ -113,8 +113,8 @@ export function isHttp2Stream(transport: Duplex): transport is http2.ServerHttp2
   return (transport as { session?: unknown }).session !== undefined && typeof (transport as { respond?: unknown }).respond === 'function';
 }
 
-// RFC 9113 §8.2.2: connection-specific fields must not appear in an HTTP/2 message (Node refuses to send them).
-const CONNECTION_SPECIFIC = new Set(['connection', 'upgrade', 'keep-alive', 'proxy-connection', 'transfer-encoding']);
+/** RFC 9113 §8.2.2: connection-specific fields must not appear in an HTTP/2 message (Node refuses to send them). */
+export const CONNECTION_SPECIFIC: ReadonlySet<string> = new Set(['connection', 'upgrade', 'keep-alive', 'proxy-connection', 'transfer-encoding']);
 
 /** Answers a stream with a complete response (a refusal, or a plain HTTP answer). */
 export function respondOnStream(stream: http2.ServerHttp2Stream, status: number, headers: Iterable<[string, string]>, body: string | Uint8Array): void {
