@@ -2,7 +2,7 @@
  * `npm run bench:connections`: 100,000 WebSocket connections held on this machine, wskit beside `ws` and node-floor.
  *
  *   npm run bench:connections -- [--connections 100000 | --quick] [--runs N] [--servers wskit,ws,node-floor]
- *     [--idle 20] [--active 10] [--ping-interval 20000] [--concurrency 128] [--sources K] [--sample-rate R]
+ *     [--idle 20] [--active 10] [--ping-interval 20000] [--concurrency 256] [--sources K] [--sample-rate R]
  *     [--probe-hz 100] [--ramp-timeout 600] [--shards S] [--json]
  *
  * Per run, per server (order rotated per run): a fresh server process (bench/server.ts, keepalive every
@@ -35,7 +35,7 @@ const { values } = parseArgs({
     idle: { type: 'string', default: '20' },
     active: { type: 'string', default: '10' },
     'ping-interval': { type: 'string', default: '20000' },
-    concurrency: { type: 'string', default: '128' },
+    concurrency: { type: 'string', default: '256' },
     sources: { type: 'string' },
     shards: { type: 'string' },
     'sample-rate': { type: 'string' },

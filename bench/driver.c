@@ -906,7 +906,7 @@ static void active_tick(double t) {
   sample_credit += sample_per_s / 100;
   for (; sample_credit >= 1; sample_credit--) {
     held_t *c = &held[sample_next++ % nheld];
-    if (c->sent != c->recvd) continue; /* its last echo is not back yet */
+    if (c->state < 2 || c->sent != c->recvd) continue; /* not opened, or its last echo is not back yet */
     uint8_t msg[HOLD_MSG + 1];
     hold_message(c - held, c->sent, msg);
     hold_send(c, 1, msg, HOLD_MSG);
@@ -944,7 +944,14 @@ static void run_hold(void) {
     }
   }
   double ramp_secs = now() - t0, ramp_cpu = servers_cpu() - cpu0;
-  if (opened < nheld) { fprintf(stderr, "driver: %d of %d connections opened in %.0f s\n", opened, nheld, ramp_limit); errors++; }
+  /* A ramp cut short by its deadline (a starved server on a shared machine) goes on with what it opened, if that is
+   * at least 90 %: the figures are per connection held. The ones still opening are dropped. */
+  if (opened < nheld) {
+    fprintf(stderr, "driver: %d of %d connections opened in %.0f s\n", opened, nheld, ramp_limit);
+    if (opened < nheld * 0.9 || errors) errors++;
+    for (int i = 0; i < started; i++)
+      if (held[i].state < 2) { epoll_ctl(ep, EPOLL_CTL_DEL, held[i].fd, NULL); close(held[i].fd); held[i].fd = -1; }
+  }
 
   /* The probe opens from 127.0.0.1, outside the held connections' addresses, before the idle window. */
   source_base = 0x7f000001, sources = 1;
@@ -1014,6 +1021,7 @@ static void run_hold(void) {
   /* Reset, not FIN: no TIME_WAIT left holding this machine's ports for the next run or another user. */
   struct linger reset = {.l_onoff = 1, .l_linger = 0};
   for (int i = 0; i < started; i++) {
+    if (held[i].fd < 0) continue;
     setsockopt(held[i].fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
     close(held[i].fd);
   }
