@@ -1,6 +1,7 @@
 /** wskit: RFC 6455 WebSockets for Node.js with an async API. */
 export * from './errors.js';
 export { Connection, type ConnectionInit } from './node/connection.js';
+export type { Transport, TransportEvent } from './node/transport.js';
 export { PreparedMessage, type PreparedData } from './node/prepared-message.js';
 export { serve, attach, Server, type Handler, type ServerHandler, type HttpResponse, type RouteMatch, type ServerOptions } from './node/server.js';
 export { SendStatus, type WebSocketHandlers } from './node/callbacks.js';
