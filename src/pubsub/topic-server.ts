@@ -238,15 +238,16 @@ class RequestError extends Error {
 }
 
 /**
- * One connection's requests. Subscribes and unsubscribes are handled in order; publishes are appended in the
- * order they came (each one's policy check done before the next one's append is issued), acknowledged as the
- * history confirms them.
+ * One connection's requests. Subscribes and unsubscribes are handled in order; publishes are appended one at a
+ * time in the order they came, each after the history confirmed the one before, and acknowledged as confirmed.
  */
 class Session {
   private readonly subscriptions = new Map<string, TopicSubscription>();
   private requests: Promise<void> = Promise.resolve();
   private publishes: Promise<void> = Promise.resolve();
   private ended = false;
+  /** An append failed: later publishes of this connection are not appended (the client resends them in order). */
+  private publishFailed = false;
 
   constructor(
     private readonly server: TopicServer,
@@ -323,26 +324,31 @@ class Session {
     const data = bytes ?? header.data;
     const stored = storedPayload(data);
     const previous = this.publishes;
-    let issued!: () => void;
-    this.publishes = new Promise((resolve) => (issued = resolve));
+    let settled!: () => void;
+    this.publishes = new Promise((resolve) => (settled = resolve));
     void (async () => {
-      let appended: Promise<Appended> | null = null;
       try {
+        // One append at a time, each after the previous one is confirmed: if one fails, none after it may land
+        // before it is resent, or the topic would hold the connection's publications out of order.
         await previous;
+        if (this.publishFailed) return;
         const allowed = await this.server.allowed('publish', topic, this.ws, data);
-        if (allowed) appended = this.server.history.append(topic, stored, key as string | undefined);
-      } catch (error) {
-        this.server.failed(this.ws, error);
-        return;
-      } finally {
-        issued();
-      }
-      if (appended === null) return this.error(id, topic, 'forbidden', `not allowed to publish to ${topic}`);
-      try {
-        const { offset, epoch, duplicate } = await appended;
+        if (!allowed) return this.error(id, topic, 'forbidden', `not allowed to publish to ${topic}`);
+        let appended: Appended;
+        try {
+          appended = await this.server.history.append(topic, stored, key as string | undefined);
+        } catch (error) {
+          // The client resends what was not acknowledged, in order, on its next connection.
+          this.publishFailed = true;
+          throw error;
+        }
+        const { offset, epoch, duplicate } = appended;
+        settled();
         await this.server.reply(this.ws, { type: 'ack', id, topic, offset, epoch, duplicate });
       } catch (error) {
         if (this.ws.readyState === State.OPEN) this.server.failed(this.ws, error);
+      } finally {
+        settled();
       }
     })();
   }
