@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: wskit against ws 8 without and with its native add-on bufferutil, side by side, same driver.
  *
- *   npm run bench -- [--quick] [--json] [--runs N] [--only echo,latency,...] [--servers wskit,ws,wskit-cb,ws-bufferutil,node-floor,bun]
+ *   npm run bench -- [--quick] [--json] [--runs N] [--only echo,latency,...,http2] [--servers wskit,ws,wskit-cb,ws-bufferutil,node-floor,bun]
  *
  * `wskit` is the `for await` handler, `wskit-cb` the callback handler (`serve({ message })` with `sendNow()`).
  *
@@ -25,6 +25,7 @@ import { spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { http2Rows } from './http2.js';
 import { buildDriver, buildServer, canPin, here, median, pin, root, runDriver, startServer, stopServer } from './harness.js';
 
 interface Scenario {
@@ -132,6 +133,9 @@ const bun = findBun();
 const defaultServers = ['wskit', 'ws', 'wskit-cb', ...(hasBufferutil ? ['ws-bufferutil'] : []), FLOOR, ...(bun.path ? [BUN] : [])];
 const servers = (value('--servers')?.split(',') ?? defaultServers).filter((s) => s !== BUN || bun.path !== null);
 const scenarios = SCENARIOS.filter((s) => !only || only.includes(s.name));
+// The http2 rows (bench/http2.ts) compare wskit's two transports, not servers: their own table, after the main one.
+// Text output only (`--json` reports the server columns): left out of --json unless asked for by --only.
+const runHttp2 = only ? only.includes('http2') : !json;
 if (!hasBufferutil && value('--servers') === undefined) notes.push('ws-bufferutil column skipped: bufferutil does not load here');
 if (bun.path === null && (value('--servers') === undefined || value('--servers')!.split(',').includes(BUN))) {
   notes.push(`bun column skipped: ${bun.reason}`);
@@ -209,7 +213,7 @@ async function main(): Promise<void> {
     }
   }
   for (const { child } of live.values()) await stopServer(child);
-  report(samples);
+  report(samples, runHttp2 ? await http2Rows(serverScript, runs, quick) : []);
 }
 
 interface Row {
@@ -232,7 +236,7 @@ interface Row {
   errors: number;
 }
 
-function report(samples: Sample[]): void {
+function report(samples: Sample[], http2Lines: string[]): void {
   const rows: Row[] = [];
   const [subject, reference] = [servers[0]!, servers[1]];
   const withFloor = servers.includes(FLOOR) && reference !== FLOOR;
@@ -279,7 +283,7 @@ function report(samples: Sample[]): void {
     }
   }
   if (json) {
-    process.stdout.write(`${JSON.stringify({ quick, runs, servers, pinned: canPin, notes, rows, samples }, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify({ quick, runs, servers, pinned: canPin, notes, rows, samples, http2: http2Lines }, null, 2)}\n`);
     return;
   }
   const fmt = (n: number | undefined): string =>
@@ -301,6 +305,7 @@ function report(samples: Sample[]): void {
         `${withBun ? ` ${times(row.bunRatio)} |` : ''} ${row.errors} |`,
     );
   }
+  lines.push(...http2Lines);
   for (const note of notes) lines.push(`note: ${note}`);
   process.stdout.write(`${lines.join('\n')}\n`);
   if (rows.some((r) => r.errors > 0)) process.exitCode = 1;

@@ -5,7 +5,7 @@
  * Echo on any path; on `/broadcast` every message from any client goes to all
  * `/broadcast` clients, the sender included.
  *
- *   node --import tsx bench/server.ts [wskit|wskit-cb|wskit-metrics|ws|ws-bufferutil|node-floor] [--deflate] [--ping-interval MS]
+ *   node --import tsx bench/server.ts [wskit|wskit-cb|wskit-metrics|ws|ws-bufferutil|node-floor] [--deflate] [--ping-interval MS] [--http2]
  *
  * `--ping-interval MS` sets wskit's keepalive interval (its default is 20 s) and gives `ws` the keepalive its README
  * shows (a timer pinging every connection, terminating one whose last ping went unanswered); node-floor has none.
@@ -24,6 +24,8 @@ const impl = process.argv[2] ?? 'wskit';
 const deflate = process.argv.includes('--deflate');
 const pingAt = process.argv.indexOf('--ping-interval');
 const pingInterval = pingAt > 0 ? Number(process.argv[pingAt + 1]) : undefined;
+// `--http2`: wskit also serves WebSockets over h2c (RFC 8441), for the http2 rows (bench/http2.ts).
+const http2 = process.argv.includes('--http2');
 const host = process.env.HOST ?? '127.0.0.1';
 const port = Number(process.env.PORT ?? 8765);
 
@@ -36,6 +38,7 @@ function wskitOptions(metrics: boolean): ServerOptions {
   // `compression` is negotiated only where asked; the driver checks what was agreed.
   const options: ServerOptions = { host, port, logger: null, maxMessageSize: 64 * 1024 * 1024, metrics, compression: deflate };
   if (pingInterval !== undefined) options.pingInterval = pingInterval;
+  if (http2) options.http2 = { maxStreamsPerSession: 100_000, maxStreams: 1_000_000 };
   return options;
 }
 
