@@ -18,6 +18,7 @@ const kConnection = Symbol('wskit.connection');
 type OwnedSocket = Transport & { [kConnection]?: Connection };
 
 const RESOLVED: Promise<void> = Promise.resolve();
+const EMPTY = Buffer.alloc(0);
 /**
  * Frames of one turn totalling up to this many bytes are copied into one buffer; above it, corked into one writev in
  * which runs of smaller frames are still copied into buffers of up to this size (see writeRuns).
@@ -98,6 +99,8 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
   private readonly callbacks: WebSocketHandlers | null;
   /** sendNow() returned BACKPRESSURE: `drain` is called when the socket drains. */
   private drainWanted = false;
+  /** An empty write's callback will tell when the socket drained (see watchDrain). */
+  private drainWatched = false;
   /** Inside handleData in callback mode: writes are flushed when it returns, not on the next tick. */
   private receiving = false;
   /** Callback mode: bytes that came with the handshake, parsed once `open` has run. */
@@ -368,6 +371,7 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
     protocol.flushOutputBatch();
     this.spillWrites();
     this.drainWanted = true;
+    this.watchDrain();
     return SendStatus.BACKPRESSURE;
   }
 
@@ -514,10 +518,28 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
     // Over the limit: hand this turn's frames to the (corked) socket, whose 'drain' tells when they are gone.
     this.protocol.flushOutputBatch();
     this.spillWrites();
+    this.watchDrain();
     if (this.drainWaiter === null) {
       this.drainWaiter = new Promise((resolve) => (this.drainResolve = resolve));
     }
     return this.drainWaiter;
+  }
+
+  /**
+   * The socket emits 'drain' only after a write found its buffer at its high-water mark (16 KiB for a socket): with a
+   * smaller writeLimit, what waits may be over the limit and never reach it. Then an empty write's callback tells
+   * when what was queued before it is gone (this path runs only while over the limit).
+   */
+  private watchDrain(): void {
+    const socket = this.socket;
+    if (this.drainWatched || socket.writableNeedDrain || socket.destroyed) return;
+    this.drainWatched = true;
+    socket.write(EMPTY, () => {
+      this.drainWatched = false;
+      if (this.closeInfo !== null) return;
+      if (socket.writableLength + this.pendingBytes <= this.writeLimit) this.handleDrain();
+      else this.watchDrain();
+    });
   }
 
   private pauseFor(reason: number): void {
@@ -980,6 +1002,7 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
       // Only bytes the socket holds are followed by 'drain' (which resumes reading).
       this.spillWrites();
       this.pauseFor(PAUSED_BACKLOG);
+      this.watchDrain();
     }
   }
 

@@ -13,6 +13,10 @@ export type TransportEvent = 'data' | 'end' | 'close' | 'error' | 'drain';
 export interface Transport {
   /** Queues bytes to send; what is queued is counted in {@link writableLength} until handed to the kernel. */
   write(data: Buffer | string, encoding?: BufferEncoding): boolean;
+  /** Queues bytes; `callback` runs once they (and everything queued before) are handed on. */
+  write(data: Buffer, callback: (error?: Error | null) => void): boolean;
+  /** Whether a write found the buffer at its high-water mark, so that 'drain' follows (it does only then). */
+  readonly writableNeedDrain: boolean;
   /** Holds writes until {@link uncork}, so a turn's frames go out in one system call. */
   cork(): void;
   /** Releases writes held by {@link cork}. */

@@ -146,6 +146,35 @@ describe('callback handler', { timeout: 30_000 }, () => {
     }
   });
 
+  it('with a writeLimit under the 16 KiB high-water mark of the socket, drain still comes and await send() resolves', async () => {
+    const statuses: number[] = [];
+    let drains = 0;
+    let sent = false;
+    const server = await startServer(
+      {
+        message(ws, data) {
+          if (data === 'now') statuses.push(ws.sendNow(Buffer.alloc(2048)));
+          else void ws.send(Buffer.alloc(2048)).then(() => (sent = true));
+        },
+        drain: () => void drains++,
+      },
+      { writeLimit: 1024, compression: false },
+    );
+    try {
+      const ws = await connect(server.url, { compression: false });
+      await ws.send('now');
+      assert.equal(((await ws.recv()) as Buffer).length, 2048);
+      await until(() => drains === 1, 5000, 'the drain callback');
+      assert.deepEqual(statuses, [SendStatus.BACKPRESSURE]);
+      await ws.send('paced');
+      assert.equal(((await ws.recv()) as Buffer).length, 2048);
+      await until(() => sent, 5000, 'await send() over writeLimit resolving');
+      await ws.close();
+    } finally {
+      await server.close();
+    }
+  });
+
   it('a throwing message callback closes with 1011, is logged, and other connections carry on', async () => {
     const logger = recordingLogger();
     const server = await startServer(

@@ -48,10 +48,22 @@ describe('output batch', () => {
 
   it('small frames of one batch are one write; a region handed out is not overwritten by later batches', () => {
     const { protocol, recorder } = open('server');
+    const texts = Array.from({ length: 16 }, (_, i) => `message ${i} ${'é'.repeat(i)}`);
+    // Frames of 1,000 bytes until one does not fit what is left of the arena (earlier tests used some of it) and goes
+    // out on its own; the next one then starts a fresh arena, where the texts below have room.
     protocol.beginOutputBatch();
-    for (let i = 0; i < 16; i++) protocol.sendText(`message ${i} ${'é'.repeat(i)}`);
+    for (let i = 0; recorder.writes.length === 0; i++) {
+      assert.ok(i < 20, 'an 8 KiB arena holds at most 8 such frames');
+      protocol.sendBinary(new Uint8Array(1000));
+    }
+    protocol.sendBinary(new Uint8Array(1000));
+    protocol.endOutputBatch();
+    recorder.writes.length = 0;
+    protocol.beginOutputBatch();
+    for (const text of texts) protocol.sendText(text);
     protocol.endOutputBatch();
     assert.equal(recorder.writes.length, 1);
+    assert.deepEqual(recorder.writes[0], Buffer.concat(texts.map((text) => encodeFrame(Opcode.TEXT, text))));
     // The recorder copies; keep the region itself too.
     const { protocol: other, recorder: otherRecorder } = open('server');
     const regions: Buffer[] = [];
