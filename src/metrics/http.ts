@@ -5,6 +5,7 @@
  */
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { splitTarget } from '../protocol/handshake.js';
 import { PROMETHEUS_CONTENT_TYPE } from './prometheus.js';
 
 /** Where the metrics are served. */
@@ -44,10 +45,16 @@ export function metricsAnswer(method: string, render: () => string): MetricsAnsw
   return { status: 200, headers, body: text };
 }
 
-/** The path part of a request target (`/metrics?x` → `/metrics`). */
+/**
+ * The path part of a request target (`/metrics?x` → `/metrics`), read as the server reads it on its WebSocket port
+ * (the handshake's {@link splitTarget}: absolute-form targets too); '' for a target that is malformed.
+ */
 export function targetPath(target: string): string {
-  const q = target.indexOf('?');
-  return q === -1 ? target : target.slice(0, q);
+  try {
+    return splitTarget(target).path;
+  } catch {
+    return '';
+  }
 }
 
 /**

@@ -340,6 +340,8 @@ describe('serving the metrics', () => {
     assert.equal(scrape.headers.get('x-app'), '1');
     assert.equal(scrape.headers.get('content-type'), 'text/plain; version=0.0.4; charset=utf-8');
     assert.match(await scrape.text(), /^wskit_connections 1$/m);
+    // The path is read as the handshake reads a request target: the query string is not part of it.
+    assert.match(await (await fetch(`http://127.0.0.1:${port}/metrics?name[]=wskit_connections`)).text(), /^wskit_connections 1$/m);
     assert.equal(await (await fetch(`http://127.0.0.1:${port}/`)).text(), 'app');
     await ws.close();
     await server.close();
