@@ -8,6 +8,7 @@
  */
 import type { Connection } from '../node/connection.js';
 import { State } from '../protocol/protocol.js';
+import { recordResume } from '../metrics/route-meter.js';
 import type { RequestId } from '../client/topics-wire.js';
 import type { Publication, StreamPosition, TopicHistory } from './history.js';
 
@@ -95,11 +96,11 @@ export class TopicSubscription {
           first = false;
           const recovered = since === null || read.recovered;
           await this.host.reply(this.ws, { type: 'subscribed', id: this.id, topic: this.topic, epoch: read.epoch, offset: read.offset, recovered });
-          if (since !== null) this.ws.meter?.resumed(read.recovered);
+          if (since !== null) recordResume(this.ws, read.recovered);
           [this.epoch, this.last] = since !== null && read.recovered ? [since.epoch, since.offset] : [read.epoch, read.offset];
         } else if (!read.recovered) {
           await this.host.reply(this.ws, { type: 'subscribed', topic: this.topic, epoch: read.epoch, offset: read.offset, recovered: false });
-          this.ws.meter?.resumed(false);
+          recordResume(this.ws, false);
           [this.epoch, this.last] = [read.epoch, read.offset];
         }
         // A page is handed to the connection in one go and its last send awaited: one write per page instead of
