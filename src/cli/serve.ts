@@ -16,7 +16,7 @@ import type { MetricsRequestHandler } from '../metrics/http.js';
 import { attach, serve, type Handler, type Server } from '../node/server.js';
 import { Hub } from '../node/hub.js';
 import { redisBackplane } from '../pubsub/redis-backplane.js';
-import { LIMIT_FLAGS, UsageError, limitOptions, parseOptions, parsePort, untilSignal } from './args.js';
+import { LIMIT_FLAGS, UsageError, limitOptions, parseOptions, parsePort, redisUrlFlag, untilSignal } from './args.js';
 import { clock, describeClose, escapeControl, palette } from './format.js';
 import { TOPIC_SERVE_FLAGS, TOPIC_SERVE_HELP, TOPIC_SUBPROTOCOLS, checkTopicFlags, expandBareAllowPublish, startTopicMode, type TopicMode } from './serve-topics.js';
 
@@ -130,14 +130,7 @@ export async function run(args: string[]): Promise<number> {
       throw new UsageError(`cannot read TLS files: ${(error as Error).message}`);
     }
   }
-  if (values.redis !== undefined) {
-    try {
-      const url = new URL(values.redis);
-      if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') throw new Error();
-    } catch {
-      throw new UsageError(`invalid --redis '${values.redis}' (expected redis://host:port)`);
-    }
-  }
+  if (values.redis !== undefined) redisUrlFlag(values.redis);
 
   const log = values.log === true;
   const colors = palette(process.stdout);

@@ -59,14 +59,14 @@ describe('wskit replay validates the log up front', { timeout: 60_000 }, () => {
   for (const [name, entries, line, pattern] of cases) {
     test(`${name}: one line with file and line number, exit 2, at once`, async () => {
       const file = logFile(name.replace(/\W+/g, '-'), entries);
-      const started = Date.now();
+      // A hang (the old behaviour) is killed at the timeout and fails the exit-code check; no wall-clock bound,
+      // which a loaded CI machine would break.
       const result = await wskit(['replay', file, url, '--fast'], { timeoutMs: 15_000 });
       assert.equal(result.code, 2, result.stderr);
       const first = result.stderr.split('\n')[0]!;
       assert.ok(first.startsWith(`wskit replay: ${file}:${line}: `), first);
       assert.match(first, pattern);
       assert.ok(!hasStackTrace(result.stderr), result.stderr);
-      assert.ok(Date.now() - started < 10_000, 'refused before connecting, not after a hang');
     });
   }
   });
