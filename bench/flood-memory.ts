@@ -7,9 +7,12 @@
  * (and once more when the flood ends); printed: (peak RSS - RSS before the first connection) / connections, the
  * median of `--runs` runs (wskit and ws alternately first) with the range, the absolute peak, and how many messages
  * each echoed (the flood goes as fast as each library reads, so the faster one handles more messages in the time).
+ * `--messages N` floods a fixed count instead of a fixed time, so both libraries do the same work: each connection
+ * sends exactly N frames as fast as the peer reads them, and the run ends once N echoes came back (or the connection
+ * closed, or 60 s passed without the echoes); the seconds each run took are printed too.
  * `--detail` prints each run's heap and buffer figures at its peak; `--only 'server text'` runs the matching rows.
  *
- *   node --import tsx bench/flood-memory.ts [--connections 10] [--seconds 3] [--runs 1] [--only ROW] [--detail]
+ *   node --import tsx bench/flood-memory.ts [--connections 10] [--seconds 3 | --messages N] [--runs 1] [--only ROW] [--detail]
  */
 import { fork } from 'node:child_process';
 import { createRequire } from 'node:module';
@@ -30,6 +33,7 @@ const { values } = parseArgs({
   options: {
     connections: { type: 'string', default: '10' },
     seconds: { type: 'string', default: '3' },
+    messages: { type: 'string' },
     child: { type: 'string' },
     runs: { type: 'string', default: '1' },
     only: { type: 'string' },
@@ -41,14 +45,81 @@ const MiB = 1024 * 1024;
 const KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
 
 /** One 1-byte text message, compressed (RFC 7692 §7.2.1: the sync flush's 00 00 ff ff removed) or not. */
-function frames(flood: Flood, masked: boolean): Buffer {
+function oneFrame(flood: Flood, masked: boolean): Buffer {
   const payload = flood === 'compressed'
     ? deflateRawSync(Buffer.from('a'), { finishFlush: constants.Z_SYNC_FLUSH }).subarray(0, -4)
     : Buffer.from('a');
   const head = Buffer.from([flood === 'compressed' ? 0xc1 : 0x81, (masked ? 0x80 : 0) | payload.length]);
   // A zero masking key leaves the payload as is (RFC 6455 §5.3).
-  const one = Buffer.concat(masked ? [head, Buffer.alloc(4), payload] : [head, payload]);
+  return Buffer.concat(masked ? [head, Buffer.alloc(4), payload] : [head, payload]);
+}
+
+/** 64 KiB of `oneFrame()`s. */
+function frames(flood: Flood, masked: boolean): Buffer {
+  const one = oneFrame(flood, masked);
   return Buffer.concat(Array.from({ length: Math.floor(64 * 1024 / one.length) }, () => one));
+}
+
+/** How one socket's flood ends: at a time (ms since the epoch) or after a count of frames of `frameSize` bytes. */
+type Limit = { until: number } | { messages: number; frameSize: number };
+
+/** How the run's floods end: `seconds` after the first connection starts, or `messages` frames per connection. */
+type RunLimit = { seconds: number } | { messages: number };
+
+/** Writes exactly `messages` frames (cut from `chunk`) as fast as `socket` drains, then waits for as many echoes. */
+async function floodCount(socket: Socket, chunk: Buffer, messages: number, frameSize: number): Promise<void> {
+  let echoes = 0;
+  let pending = Buffer.alloc(0);
+  let allEchoed: (() => void) | null = null;
+  // Counts the peer's data frames with FIN (each echo is one such frame); control frames are skipped (RFC 6455 §5.2).
+  socket.on('data', (data: Buffer) => {
+    let buffer = pending.length === 0 ? data : Buffer.concat([pending, data]);
+    for (;;) {
+      if (buffer.length < 2) break;
+      let length = buffer[1]! & 0x7f;
+      let offset = 2;
+      if (length === 126) {
+        if (buffer.length < 4) break;
+        length = buffer.readUInt16BE(2);
+        offset = 4;
+      } else if (length === 127) {
+        if (buffer.length < 10) break;
+        length = Number(buffer.readBigUInt64BE(2));
+        offset = 10;
+      }
+      if (buffer[1]! & 0x80) offset += 4;
+      if (buffer.length < offset + length) break;
+      if ((buffer[0]! & 0x80) !== 0 && (buffer[0]! & 0x08) === 0) echoes++;
+      buffer = buffer.subarray(offset + length);
+    }
+    pending = Buffer.from(buffer);
+    if (echoes >= messages) allEchoed?.();
+  });
+  socket.on('error', () => undefined);
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  let left = messages;
+  while (left > 0 && !socket.destroyed) {
+    const count = Math.min(left, chunk.length / frameSize);
+    left -= count;
+    if (!socket.write(chunk.subarray(0, count * frameSize))) {
+      await Promise.race([new Promise<void>((resolve) => socket.once('drain', resolve)), closed]);
+    }
+  }
+  if (echoes < messages && !socket.destroyed) {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      new Promise<void>((resolve) => { allEchoed = resolve; }),
+      closed,
+      new Promise<void>((resolve) => { timer = setTimeout(resolve, 60_000); }),
+    ]);
+    clearTimeout(timer);
+  }
+  socket.destroy();
+}
+
+/** Floods `socket` with `chunk` until the limit. */
+function floodUntil(socket: Socket, chunk: Buffer, limit: Limit): Promise<void> {
+  return 'until' in limit ? flood(socket, chunk, limit.until) : floodCount(socket, chunk, limit.messages, limit.frameSize);
 }
 
 /** Writes `chunk` on `socket` as fast as it drains until `until`, discarding what it reads. */
@@ -157,12 +228,18 @@ async function child(library: Library, side: Side, target: string, connections: 
 }
 
 // ---- the parent: the flooder ----
-async function run(library: Library, side: Side, kind: Flood, connections: number, seconds: number): Promise<Report> {
+async function run(library: Library, side: Side, kind: Flood, connections: number, runLimit: RunLimit): Promise<Report & { elapsed: number }> {
   const mode = JSON.stringify({ library, side });
   let flooder: TcpServer | null = null;
   let target = '';
   const floods: Promise<void>[] = [];
-  let until = 0;
+  let started = 0;
+  const limit = (masked: boolean): Limit => {
+    if (started === 0) started = Date.now();
+    return 'seconds' in runLimit
+      ? { until: started + runLimit.seconds * 1000 }
+      : { messages: runLimit.messages, frameSize: oneFrame(kind, masked).length };
+  };
   if (side === 'client') {
     // A raw server that answers the upgrade (accepting permessage-deflate for the compressed flood) and floods.
     const chunk = frames(kind, false);
@@ -172,8 +249,7 @@ async function run(library: Library, side: Side, kind: Flood, connections: numbe
         const key = /sec-websocket-key:\s*(\S+)/i.exec(head)?.[1] ?? KEY;
         const deflate = kind === 'compressed' && /permessage-deflate/i.test(head);
         socket.write(acceptResponseText(key, null, deflate ? 'permessage-deflate' : ''), 'latin1');
-        if (until === 0) until = Date.now() + seconds * 1000;
-        await flood(socket, chunk, until);
+        await floodUntil(socket, chunk, limit(false));
       })());
     });
     await new Promise<void>((resolve) => flooder!.listen(0, '127.0.0.1', resolve));
@@ -204,7 +280,6 @@ async function run(library: Library, side: Side, kind: Flood, connections: numbe
     const { port } = (await next(30_000)) as { port: number };
     const chunk = frames(kind, true);
     const extensions = kind === 'compressed' ? 'Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n' : '';
-    until = Date.now() + seconds * 1000;
     for (let i = 0; i < connections; i++) {
       floods.push((async () => {
         const socket = tcpConnect(port, '127.0.0.1');
@@ -212,7 +287,7 @@ async function run(library: Library, side: Side, kind: Flood, connections: numbe
         socket.write(`GET / HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
           `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n${extensions}\r\n`);
         await readHead(socket).catch(() => '');
-        await flood(socket, chunk, until);
+        await floodUntil(socket, chunk, limit(true));
       })());
     }
   } else {
@@ -220,11 +295,12 @@ async function run(library: Library, side: Side, kind: Flood, connections: numbe
     while (floods.length < connections && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
   }
   await Promise.all(floods);
+  const elapsed = (Date.now() - started) / 1000;
   proc.send('report');
   const report = (await next(30_000)) as Report;
   await new Promise((resolve) => proc.once('exit', resolve));
   flooder?.close();
-  return report;
+  return { ...report, elapsed };
 }
 
 if (values.child !== undefined) {
@@ -232,7 +308,7 @@ if (values.child !== undefined) {
   await child(library, side, target, connections);
 } else {
   const connections = Number(values.connections);
-  const seconds = Number(values.seconds);
+  const runLimit: RunLimit = values.messages !== undefined ? { messages: Number(values.messages) } : { seconds: Number(values.seconds) };
   const runs = Number(values.runs);
   const cells: Array<{ side: Side; kind: Flood }> = [];
   for (const side of ['server', 'client'] as const) {
@@ -240,14 +316,15 @@ if (values.child !== undefined) {
       if (values.only === undefined || `${side} ${kind}`.includes(values.only)) cells.push({ side, kind });
     }
   }
-  console.log(`# ${connections} connections flooded for ${seconds} s each, ${runs} run(s) (wskit and ws alternately first); ` +
+  const what = 'seconds' in runLimit ? `for ${runLimit.seconds} s` : `with ${runLimit.messages} messages`;
+  console.log(`# ${connections} connections flooded ${what} each, ${runs} run(s) (wskit and ws alternately first); ` +
     `ws ${createRequire(import.meta.url)('ws/package.json').version}, node ${process.version}`);
-  const results = new Map<string, Report[]>();
+  const results = new Map<string, Array<Report & { elapsed: number }>>();
   for (let r = 0; r < runs; r++) {
     for (const { side, kind } of cells) {
       // Alternate which library goes first, so that neither always runs on a machine the other just loaded.
       for (const library of (r % 2 === 0 ? ['wskit', 'ws'] : ['ws', 'wskit']) as Library[]) {
-        const report = await run(library, side, kind, connections, seconds);
+        const report = await run(library, side, kind, connections, runLimit);
         const key = `${side} ${kind} ${library}`;
         results.set(key, [...(results.get(key) ?? []), report]);
         if (values.detail) {
@@ -255,13 +332,13 @@ if (values.child !== undefined) {
           const f = (n: number): string => (n / MiB).toFixed(1);
           console.log(`  run ${r + 1} ${library} ${side} ${kind}: ${perConnection(report, connections).toFixed(2)} MiB/conn; at the peak rss ${f(m.rss)} ` +
             `heapTotal ${f(m.heapTotal)} heapUsed ${f(m.heapUsed)} external ${f(m.external)} arrayBuffers ${f(m.arrayBuffers)}; ` +
-            `baseline ${f(report.baseline)}; messages echoed ${report.echoed}`);
+            `baseline ${f(report.baseline)}; messages echoed ${report.echoed} in ${report.elapsed.toFixed(1)} s`);
         }
       }
     }
   }
-  console.log('peak RSS per connection, MiB: median (min-max) [absolute peak, median; messages echoed, median]');
-  console.log('side    flood                     wskit                                  ws');
+  console.log('peak RSS per connection, MiB: median (min-max) [absolute peak, median; messages echoed, median; seconds, median]');
+  console.log('side    flood                     wskit                                          ws');
   let worse = false;
   for (const { side, kind } of cells) {
     const medians: number[] = [];
@@ -270,8 +347,9 @@ if (values.child !== undefined) {
       const reports = results.get(`${side} ${kind} ${library}`)!;
       const per = reports.map((report) => perConnection(report, connections));
       medians.push(median(per));
-      text.push(`${median(per).toFixed(2)} (${Math.min(...per).toFixed(2)}-${Math.max(...per).toFixed(2)}) ` +
-        `[${(median(reports.map((report) => report.peak)) / MiB).toFixed(0)} MiB; ${median(reports.map((report) => report.echoed))}]`.padEnd(39));
+      text.push((`${median(per).toFixed(2)} (${Math.min(...per).toFixed(2)}-${Math.max(...per).toFixed(2)}) ` +
+        `[${(median(reports.map((report) => report.peak)) / MiB).toFixed(0)} MiB; ${median(reports.map((report) => report.echoed))}; ` +
+        `${median(reports.map((report) => report.elapsed)).toFixed(1)} s]`).padEnd(47));
     }
     if (medians[0]! > medians[1]!) worse = true;
     console.log(`${side.padEnd(8)}${(kind === 'compressed' ? '1-byte compressed text' : '1-byte text').padEnd(26)}${text.join('')}`);
