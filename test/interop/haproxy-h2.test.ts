@@ -4,7 +4,8 @@
  * HTTP/1.1 WebSocket to HAProxy reaches wskit as an extended CONNECT on an h2c backend (`proto h2`).
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { promisify } from 'node:util';
 import { existsSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
@@ -19,6 +20,8 @@ import {
   skipWithoutCertutil,
   skipWithoutChromium,
   skipWithoutOpenssl,
+  skipWithoutPythonWebsockets,
+  SYSTEM_PYTHON,
   startServer,
   until,
   type TestCertificate,
@@ -118,6 +121,26 @@ describe('HAProxy in front of wskit, h2 on either side', { skip: skipWithoutHapr
     await ws.send(Buffer.from([1, 2, 3]));
     assert.deepEqual(await ws.recv(), Buffer.from([1, 2, 3]));
     assert.equal((await ws.close(1000)).code, 1000);
+    assert.deepEqual(versions, ['2']);
+  });
+
+  it('Python websockets (HTTP/1.1) to HAProxy, which speaks h2 (extended CONNECT) to wskit', { skip: skipWithoutPythonWebsockets }, async () => {
+    versions.length = 0;
+    // An independent client: Python websockets sends text and bytes and prints what came back and how it closed.
+    const script = [
+      'import asyncio, json, sys, websockets',
+      'async def main():',
+      '    async with websockets.connect(sys.argv[1], max_size=None) as ws:',
+      "        await ws.send('y' * 70000)",
+      '        text = await ws.recv()',
+      "        await ws.send(bytes([4, 5, 6]))",
+      '        data = await ws.recv()',
+      "        await ws.close(4002, 'python done')",
+      "    print(json.dumps({'text': len(text), 'same': text == 'y' * 70000, 'bytes': list(data), 'code': ws.close_code}))",
+      'asyncio.run(main())',
+    ].join('\n');
+    const { stdout } = await promisify(execFile)(SYSTEM_PYTHON, ['-c', script, `ws://127.0.0.1:${h2Backend}/chat`], { timeout: 20_000 });
+    assert.deepEqual(JSON.parse(stdout), { text: 70000, same: true, bytes: [4, 5, 6], code: 4002 });
     assert.deepEqual(versions, ['2']);
   });
 
