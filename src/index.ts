@@ -48,20 +48,8 @@ export {
 export { memoryHistory, MEMORY_HISTORY_DEFAULTS, type MemoryHistoryOptions } from './pubsub/memory-history.js';
 export { redisHistory, type RedisHistory, type RedisHistoryOptions } from './pubsub/redis-history.js';
 export { topicServer, TopicServer, TOPIC_SERVER_DEFAULTS, type TopicServerOptions, type TopicPolicy, type TopicPayload } from './pubsub/topic-server.js';
-export {
-  TopicError,
-  TOPIC_CLIENT_DEFAULTS,
-  type TopicClientOptions,
-  type TopicSubscription,
-  type TopicPosition,
-  type TopicData,
-  type PublicationHandler,
-  type PublicationInfo,
-  type PublishAck,
-  type SubscribeOptions,
-  type SubscribedInfo,
-} from './client/topics-client.js';
-export { TOPICS_PROTOCOL, encodeTopicFrame, decodeTopicFrame, type TopicFrame, type TopicErrorCode, type RequestId } from './client/topics-wire.js';
+export * from './client/topics-api.js';
+export { encodeTopicFrame, decodeTopicFrame, type TopicFrame, type TopicErrorCode, type RequestId } from './client/topics-wire.js';
 export {
   PerMessageDeflateServer,
   PerMessageDeflateClient,

@@ -18,20 +18,7 @@ export * from '../errors.js';
 export { backoffBound, backoffDelay, isRetryable, RECONNECT_DEFAULTS, ReconnectSchedule, type ReconnectOptions } from '../client/backoff.js';
 export { SendQueue, SendQueueError, type OverflowPolicy, type SendQueueOptions } from '../client/send-queue.js';
 export { Connector, type ClientCallbacks } from '../client/reconnect.js';
-export {
-  TopicError,
-  TOPIC_CLIENT_DEFAULTS,
-  type TopicClientOptions,
-  type TopicSubscription,
-  type TopicPosition,
-  type TopicData,
-  type PublicationHandler,
-  type PublicationInfo,
-  type PublishAck,
-  type SubscribeOptions,
-  type SubscribedInfo,
-} from '../client/topics-client.js';
-export { TOPICS_PROTOCOL } from '../client/topics-wire.js';
+export * from '../client/topics-api.js';
 
 /** A received message: text as a string, binary as a Uint8Array. */
 export type BrowserMessage = string | Uint8Array;
