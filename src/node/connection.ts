@@ -828,7 +828,7 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
       // In callback mode's handleData the frames of the chunk's messages go out when it returns.
       if (!this.receiving && !this.flushScheduled) {
         this.flushScheduled = true;
-        process.nextTick(flushTick, this);
+        scheduleFlush(this);
       }
       return;
     }
@@ -1145,8 +1145,41 @@ function onSocketError(this: OwnedSocket, error: Error): void {
 function onSocketDrain(this: OwnedSocket): void {
   this[kConnection]?.handleDrain();
 }
-function flushTick(connection: Connection): void {
-  connection.flushTick();
+/**
+ * Connections whose frames wait for the next tick's flush. One tick flushes them all: a broadcast to 2,000 connections
+ * scheduled 2,000 ticks before. Frames keep their order (each connection's are appended as they are sent).
+ */
+let flushQueue: Connection[] = [];
+
+function scheduleFlush(connection: Connection): void {
+  if (flushQueue.push(connection) === 1) process.nextTick(flushQueued);
+}
+
+function flushQueued(): void {
+  const queue = flushQueue;
+  flushQueue = [];
+  let at = 0;
+  try {
+    while (at < queue.length) queue[at++]!.flushTick();
+  } finally {
+    // A flush that threw must not strand the connections after it (each still has flushScheduled set).
+    while (at < queue.length) scheduleFlush(queue[at++]!);
+  }
+}
+
+/**
+ * The frames and buffer of the last coalesced write: a broadcast hands the same prepared frames to every connection,
+ * so the next connection with the very same frames (the same Buffer objects, which are never written to once sent)
+ * writes the same buffer instead of copying them again.
+ */
+const lastRun: Buffer[] = [];
+let lastRunOut: Buffer | null = null;
+
+/** The buffer of lastRun when frames [from, to) of `first`, `more` are the same objects, else null. */
+function sameRun(first: Buffer, more: Buffer[], from: number, to: number): Buffer | null {
+  if (lastRunOut === null || lastRun.length !== to - from) return null;
+  for (let i = from; i < to; i++) if (lastRun[i - from] !== (i < 0 ? first : more[i]!)) return null;
+  return lastRunOut;
 }
 
 /** Writes a turn's frames, `bytes` in all: one as is, up to COALESCE_LIMIT bytes copied into one, more corked (writeRuns). */
@@ -1199,9 +1232,20 @@ function writeRun(socket: Transport, first: Buffer, more: Buffer[], from: number
     socket.write(from < 0 ? first : more[from]!);
     return;
   }
+  const same = sameRun(first, more, from, to);
+  if (same !== null) {
+    socket.write(same);
+    return;
+  }
   const out = Buffer.allocUnsafe(bytes);
   let at = 0;
-  for (let i = from; i < to; i++) at += (i < 0 ? first : more[i]!).copy(out, at);
+  lastRun.length = 0;
+  for (let i = from; i < to; i++) {
+    const frame = i < 0 ? first : more[i]!;
+    lastRun.push(frame);
+    at += frame.copy(out, at);
+  }
+  lastRunOut = out;
   socket.write(out);
 }
 function onCloseTimeout(connection: Connection): void {

@@ -37,6 +37,41 @@ function collect(ws: Connection, expected: number, progress?: number[], index = 
 }
 
 describe('broadcast', () => {
+  it('connections handed the same frames in a turn share one written buffer; one with a frame of its own gets its own bytes', async () => {
+    // The write of a turn's frames is reused for the next connection with the very same frames (src/node/connection.ts
+    // sameRun): alternate connections get a message of their own in the middle instead of the broadcast one, so hits and
+    // misses alternate.
+    const server = await holdingServer({ compression: false });
+    const clients = await openClients(server, 8);
+    try {
+      const untilC = clients.map(async (ws) => {
+        const list: Array<string | Buffer> = [];
+        for await (const message of ws) {
+          list.push(message);
+          if (message === 'c') break;
+        }
+        return list;
+      });
+      const peers = [...server.connections];
+      broadcast(peers, 'a');
+      broadcast(peers.filter((_, i) => i % 2 === 0), Buffer.from([1, 2]));
+      peers.forEach((ws, i) => i % 2 === 1 && void ws.send(`own ${i}`));
+      broadcast(peers, 'c');
+      const got = await within(Promise.all(untilC), 10_000, 'delivery');
+      // Every connection gets three frames, so the lists differ in content only, not in length.
+      const withOwn = got.filter((list) => typeof list[1] === 'string');
+      assert.equal(withOwn.length, 4);
+      for (const list of got) {
+        if (typeof list[1] === 'string') assert.deepEqual([list[0], list[2]], ['a', 'c']);
+        else assert.deepEqual(list, ['a', Buffer.from([1, 2]), 'c']);
+      }
+      assert.deepEqual(new Set(withOwn.map((list) => list[1])), new Set(['own 1', 'own 3', 'own 5', 'own 7']));
+    } finally {
+      await Promise.all(clients.map((ws) => ws.close().catch(() => undefined)));
+      await server.close();
+    }
+  });
+
   it('1,000 real connections each receive every message exactly once, in order (one encoding)', async () => {
     const server = await holdingServer({ compression: false });
     const clients = await openClients(server, 1000);
