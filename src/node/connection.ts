@@ -788,6 +788,32 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
     this.protocol.sendPing(payload);
   }
 
+  /**
+   * @internal Keepalive's ping, written now rather than on the next tick (a tick and a flush per ping for thousands
+   * of connections due together): a frame batched this turn goes first, in order. A server writes the shared frame
+   * as is; a client's frames are masked (RFC 6455 §5.3), so it encodes its own.
+   */
+  sendKeepalivePing(frame: Buffer, payload: Buffer): void {
+    if (this.receiving || this.flushScheduled) {
+      // Frames are already waiting for a flush: the ping joins them.
+      this.writePing(frame, payload);
+      return;
+    }
+    // `receiving` keeps onWrite from scheduling a flush: the one below writes the ping.
+    this.receiving = true;
+    try {
+      this.writePing(frame, payload);
+    } finally {
+      this.receiving = false;
+    }
+    this.flushWrites();
+  }
+
+  private writePing(frame: Buffer, payload: Buffer): void {
+    if (this.side === 'server') this.protocol.sendEncodedPing(frame);
+    else this.protocol.sendPing(payload);
+  }
+
   /** @internal No pong within pingTimeout: fail with 1011. */
   keepaliveTimedOut(): void {
     if (this.protocol.state === State.OPEN || this.protocol.state === State.CLOSING) {

@@ -603,6 +603,17 @@ export class Protocol {
     this.writeFrame(Opcode.PING, data, true, false);
   }
 
+  /**
+   * Writes a ping that is already a complete unmasked frame (keepalive's, one frame shared by many connections);
+   * server side only. RFC 6455 §5.4: "Control frames (see Section 5.5) MAY be injected in the middle of a fragmented
+   * message", so unlike {@link sendEncoded} it may go out while a message is being sent in parts.
+   */
+  sendEncodedPing(frame: Buffer): void {
+    this.checkOpen();
+    if (this.side !== 'server') throw new InvalidState('pre-encoded frames are unmasked: server side only');
+    this.output(frame);
+  }
+
   /** Sends a pong (unsolicited pongs serve as one-way heartbeats, §5.5.3). */
   sendPong(data: Uint8Array = EMPTY): void {
     if (data.length > 125) throw new RangeError('pong payload must be at most 125 bytes');
