@@ -7,8 +7,9 @@
  *
  * Per run, per server (order rotated per run): a fresh server process (bench/server.ts, keepalive every
  * `--ping-interval` ms, pinned to CPU 0) and the C driver's `hold` mode (bench/driver.c, pinned to CPU 1), which
- *  1. opens the connections, `--concurrency` handshakes in flight, spread over the source addresses 127.0.1.1 to
- *     127.0.1.K (one address reaches the server from at most ~28k ephemeral ports), and reads the server's RSS at
+ *  1. opens the connections, `--concurrency` handshakes in flight, spread over the source addresses 127.0.B.1 to
+ *     127.0.B.K (one address reaches the server from at most ~28k ephemeral ports; B is 1 + the server process's
+ *     index, so drivers side by side use addresses of their own), and reads the server's RSS at
  *     every tenth of the ramp: handshakes per second over the whole ramp, wall and per server-CPU-second;
  *  2. holds them idle for `--idle` s, answering the server's keepalive pings: the server's CPU over that window is
  *     what keepalive costs at idle, its RSS at the end over the connections is RSS per idle connection;
@@ -16,6 +17,10 @@
  *     rotating sample of the held connections (`--sample-rate` messages per second, default 1 % of them per s):
  *     the probe's p50/p99 while every connection is held; RSS sampled every second from 2. on (is it flat?).
  * The driver resets its connections at the end (no TIME_WAIT left behind), then the server is stopped.
+ * Failures are counted, not fatal: a connection the server closes or that misbehaves while held is reported as lost
+ * (with the first reason) and the others go on; a handshake dropped by the server is retried on a new socket, and a
+ * slot is given up after 5 tries; a ramp cut by `--ramp-timeout` goes on with what it opened. "errors" counts only
+ * what makes a measurement void (a driver that could not run, a bad probe handshake).
  *
  * Both processes need more open files than connections: the script raises its own limit (children inherit it)
  * with prlimit, up to the hard limit, beyond it where it may (root or CAP_SYS_RESOURCE), and otherwise says what
@@ -149,18 +154,22 @@ const sum = (shards: Array<Record<string, string>>, key: string): number => shar
 /** Columns of the report: one run's figure over all its server processes. */
 const COLUMNS: Array<{ label: string; of: (r: Array<Record<string, string>>) => number; digits: number }> = [
   { label: 'held', of: (r) => sum(r, 'opened'), digits: 0 },
+  { label: 'held at the end', of: (r) => sum(r, 'held_end'), digits: 0 },
+  { label: 'lost while held', of: (r) => sum(r, 'lost'), digits: 0 },
   { label: 'RSS KiB/conn, idle, all held', of: (r) => (sum(r, 'rss_idle_end_kib') - sum(r, 'rss_before_kib')) / sum(r, 'opened'), digits: 2 },
   { label: 'RSS KiB/conn at 1/10 of the ramp', of: firstTenth, digits: 2 },
   { label: 'RSS growth over the hold %', of: (r) => (100 * (sum(r, 'rss_hold_max_kib') - sum(r, 'rss_idle_start_kib'))) / sum(r, 'rss_idle_start_kib'), digits: 1 },
   { label: 'handshakes/s (whole ramp)', of: (r) => sum(r, 'opened') / Math.max(...r.map((s) => Number(s.ramp_secs ?? NaN))), digits: 0 },
   { label: 'handshakes per server-CPU-s', of: (r) => sum(r, 'opened') / sum(r, 'ramp_srv_cpu_s'), digits: 0 },
   { label: 'handshakes dropped and retried', of: (r) => sum(r, 'hs_failed'), digits: 0 },
+  { label: 'handshakes given up (5 tries)', of: (r) => sum(r, 'hs_abandoned'), digits: 0 },
   { label: 'idle keepalive CPU ms/s', of: (r) => sum(r, 'idle_cpu_ms_per_s'), digits: 1 },
   { label: 'pings answered/s at idle', of: (r) => sum(r, 'idle_pings') / Number(r[0]?.idle_secs ?? NaN), digits: 0 },
   { label: 'probe p50 us', of: (r) => Number(r[0]?.probe_p50_us ?? NaN), digits: 0 },
   { label: 'probe p99 us', of: (r) => Number(r[0]?.probe_p99_us ?? NaN), digits: 0 },
   { label: 'probe max us', of: (r) => Number(r[0]?.probe_max_us ?? NaN), digits: 0 },
   { label: 'sample echoes', of: (r) => sum(r, 'sample_echoed'), digits: 0 },
+  { label: 'sample echoes missing', of: (r) => sum(r, 'sample_missing'), digits: 0 },
   { label: 'errors', of: (r) => r.reduce((n, s) => n + Number(s.errors ?? 1), 0), digits: 0 },
 ];
 
@@ -203,7 +212,8 @@ async function measure(server: string, shards: number, driver: string, serverScr
         const n = perShard(i);
         // 3/4 of the range per address: the rest stays for whatever else this machine's 127.0.1.x sockets do.
         const sources = values.sources !== undefined ? positive('sources', values.sources, true) : Math.max(1, Math.ceil(n / Math.floor(portsPerSource * 0.75)));
-        const args = ['hold', '-n', String(n), '-C', String(Math.max(1, Math.round(concurrency / shards))), '-a', String(sources), '-i', String(idle), '-A', String(active), '-T', String(rampTimeout)];
+        // Each driver its own block of source addresses (127.0.<1 + i>.x): drivers side by side share no address's ports.
+        const args = ['hold', '-n', String(n), '-C', String(Math.max(1, Math.round(concurrency / shards))), '-a', String(sources), '-B', String(1 + i), '-i', String(idle), '-A', String(active), '-T', String(rampTimeout)];
         args.push('-e', String((sampleRate * n) / connections), '-r', i === 0 ? String(probeHz) : '0', '-W');
         // The ramp is bounded by the driver (-T); the rest by the windows.
         const result = runDriver(driver, args, port, child.pid!, (rampTimeout + idle + active + 60) * 1000, (d) => {
@@ -246,7 +256,8 @@ async function main(): Promise<void> {
       process.stderr.write(
         `[run ${run}] ${server.padEnd(10)} held=${figure('held')} rss_kib_per_conn=${figure('RSS KiB/conn, idle, all held')} ` +
           `hs_per_s=${figure('handshakes/s (whole ramp)')} idle_cpu_ms_per_s=${figure('idle keepalive CPU ms/s')} ` +
-          `probe_p50_us=${figure('probe p50 us')} probe_p99_us=${figure('probe p99 us')} errors=${figure('errors')}` +
+          `probe_p50_us=${figure('probe p50 us')} probe_p99_us=${figure('probe p99 us')} lost=${figure('lost while held')} ` +
+          `given_up=${figure('handshakes given up (5 tries)')} errors=${figure('errors')}` +
           `${problems.length ? ` (${problems.join(' | ')})` : ''}\n`,
       );
     }
