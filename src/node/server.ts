@@ -268,9 +268,11 @@ export class Server implements ConnectionOwner {
     const onSocket = (socket: net.Socket) => this.acceptSocket(socket);
     // RFC 7301 ALPN: h2 first, as browsers prefer it; a client offering only http/1.1 (or nothing) gets HTTP/1.1.
     const alpn = this.http2Limits !== null ? { ALPNProtocols: ['h2', 'http/1.1'] } : {};
+    // TCP_NODELAY set as Node accepts each socket (the 101 goes out without Nagle's delay), so the connection's own
+    // setNoDelay(true) finds it set and makes no second system call.
     const listener = this.options.tls
-      ? tls.createServer({ minVersion: 'TLSv1.2', ...alpn, ...this.options.tls }, onSocket)
-      : net.createServer(onSocket);
+      ? tls.createServer({ minVersion: 'TLSv1.2', noDelay: true, ...alpn, ...this.options.tls }, onSocket)
+      : net.createServer({ noDelay: true }, onSocket);
     if (this.options.tls) listener.on('tlsClientError', (_error, socket) => socket.destroy());
     this.listener = listener;
     try {
@@ -370,7 +372,7 @@ export class Server implements ConnectionOwner {
     this.trackPending(stream, from);
     const head = http2RequestHead(headers, rawHeaders);
     const requestHead = { method: 'CONNECT', target: head.path ?? '', version: 'HTTP/2', headers: head.headers };
-    void this.upgrade(stream, requestHead, EMPTY, peer, head);
+    this.upgrade(stream, requestHead, EMPTY, peer, head);
     return true;
   }
 
@@ -407,7 +409,7 @@ export class Server implements ConnectionOwner {
     const from = this.admit(socket, request.socket);
     if (from === null) return;
     this.trackPending(socket, from);
-    void this.upgrade(socket, requestHead, head, request.socket);
+    this.upgrade(socket, requestHead, head, request.socket);
   }
 
   /**
@@ -452,44 +454,48 @@ export class Server implements ConnectionOwner {
       this.acceptHttp2(socket);
       return;
     }
-    // Made only for a head that arrives in pieces: a whole head is read and parsed in one pass.
-    let reader: HttpHeadReader | null = null;
-    const onData = (chunk: Buffer): void => {
-      // RFC 9113 §3.3: a cleartext client with prior knowledge opens with the connection preface.
-      if (reader === null && this.http2Limits !== null && startsWithPreface(chunk)) {
-        socket.off('data', onData);
-        socket.pause();
-        socket.unshift(chunk);
-        this.acceptHttp2(socket);
-        return;
+    socket.on('data', onHeadData);
+  }
+
+  /** @internal Bytes of the request head of `socket`, pending with this server (see {@link onHeadData}). */
+  headData(socket: HeadSocket, chunk: Buffer): void {
+    // RFC 9113 §3.3: a cleartext client with prior knowledge opens with the connection preface.
+    let reader = socket[kHeadReader];
+    if (reader === undefined && this.http2Limits !== null && startsWithPreface(chunk)) {
+      socket.off('data', onHeadData);
+      socket.pause();
+      socket.unshift(chunk);
+      this.acceptHttp2(socket as net.Socket);
+      return;
+    }
+    let head: HttpRequestHead;
+    let rest: Buffer;
+    try {
+      // A whole head (the usual case: one chunk) is read and parsed in one pass; a reader is made only for a head
+      // that arrives in pieces.
+      const whole = reader === undefined ? readRequestHead(chunk, this.httpLimits) : null;
+      if (whole !== null) {
+        head = whole.head;
+        rest = whole.rest;
+      } else {
+        reader ??= socket[kHeadReader] = new HttpHeadReader(true, this.httpLimits);
+        const complete = reader.push(chunk);
+        if (complete === null) return;
+        head = parseRequestHead(complete.head);
+        rest = complete.rest;
       }
-      let head: HttpRequestHead;
-      let rest: Buffer;
-      try {
-        const whole = reader === null ? readRequestHead(chunk, this.httpLimits) : null;
-        if (whole !== null) {
-          head = whole.head;
-          rest = whole.rest;
-        } else {
-          reader ??= new HttpHeadReader(true, this.httpLimits);
-          const complete = reader.push(chunk);
-          if (complete === null) return;
-          head = parseRequestHead(complete.head);
-          rest = complete.rest;
-        }
-      } catch (error) {
-        socket.off('data', onData);
-        this.reject(socket, error as Error);
-        return;
-      }
-      socket.off('data', onData);
-      // Bytes arriving while a processRequest hook runs must wait for the connection; without
-      // one the connection takes over the socket in this same call, and nothing can arrive between.
-      // (The connection resumes the socket.)
-      if (this.options.processRequest !== undefined) socket.pause();
-      void this.upgrade(socket, head, rest, socket);
-    };
-    socket.on('data', onData);
+    } catch (error) {
+      socket.off('data', onHeadData);
+      this.reject(socket, error as Error);
+      return;
+    }
+    socket.off('data', onHeadData);
+    if (reader !== undefined) socket[kHeadReader] = undefined;
+    // Bytes arriving while a processRequest hook runs must wait for the connection; without
+    // one the connection takes over the socket in this same call, and nothing can arrive between.
+    // (The connection resumes the socket.)
+    if (this.options.processRequest !== undefined) socket.pause();
+    this.upgrade(socket, head, rest, socket as net.Socket);
   }
 
   private reject(socket: Duplex, error: Error): void {
@@ -537,29 +543,52 @@ export class Server implements ConnectionOwner {
     setTimeout(() => socket.destroy(), 1000).unref();
   }
 
-  private async upgrade(
-    socket: Duplex,
-    head: HttpRequestHead,
-    rest: Buffer,
-    peer: { remoteAddress?: string },
-    h2: Http2RequestHead | null = null,
-  ): Promise<void> {
-    const options = this.options;
-    let request: RequestInfo;
+  /**
+   * Takes a request head: answers it (refusal, hook's response, metrics page) or upgrades the socket. Synchronous
+   * unless a `processRequest` hook is awaited: no promise per handshake otherwise.
+   */
+  private upgrade(socket: Duplex, head: HttpRequestHead, rest: Buffer, peer: { remoteAddress?: string }, h2: Http2RequestHead | null = null): void {
+    let request: IncomingRequest;
     let target: RequestTarget;
+    try {
+      target = splitTarget(head.target);
+      request = new IncomingRequest(target.path, head.target, head.headers, peer.remoteAddress, h2 === null ? '1.1' : '2', h2 === null ? undefined : (socket as http2.ServerHttp2Stream).id);
+    } catch (error) {
+      this.upgradeFailed(socket, error);
+      return;
+    }
+    if (this.options.processRequest !== undefined) void this.hookThenUpgrade(socket, head, rest, h2, request, target);
+    else this.upgradeRequest(socket, head, rest, h2, request, target);
+  }
+
+  /** Runs the `processRequest` hook, then the upgrade unless the hook answered. */
+  private async hookThenUpgrade(socket: Duplex, head: HttpRequestHead, rest: Buffer, h2: Http2RequestHead | null, request: IncomingRequest, target: RequestTarget): Promise<void> {
+    try {
+      const response = await this.options.processRequest!(request);
+      if (response) {
+        this.respond(socket, response, 'process_request');
+        return;
+      }
+    } catch (error) {
+      this.upgradeFailed(socket, error);
+      return;
+    }
+    this.upgradeRequest(socket, head, rest, h2, request, target);
+  }
+
+  /** A request failed before the upgrade: logged unless it is the request's own fault, then refused. */
+  private upgradeFailed(socket: Duplex, error: unknown): void {
+    const logger = this.options.logger;
+    if (!(error instanceof HttpHeadError) && logger !== null) (logger ?? console).error(error);
+    this.reject(socket, error as Error);
+  }
+
+  private upgradeRequest(socket: Duplex, head: HttpRequestHead, rest: Buffer, h2: Http2RequestHead | null, request: IncomingRequest, target: RequestTarget): void {
+    const options = this.options;
     let upgrade: UpgradeRequest;
     // undefined without a router; null when the router has no route for the path.
     let route: RouteMatch | null | undefined;
     try {
-      target = splitTarget(head.target);
-      request = new IncomingRequest(target.path, head.target, head.headers, peer.remoteAddress, h2 === null ? '1.1' : '2', h2 === null ? undefined : (socket as http2.ServerHttp2Stream).id);
-      if (options.processRequest) {
-        const response = await options.processRequest(request);
-        if (response) {
-          this.respond(socket, response, 'process_request');
-          return;
-        }
-      }
       // GET /metrics on the WebSocket port (after processRequest, which may guard it); a scrape is not a handshake.
       // An upgrade request to that path is left to the WebSocket side.
       if (h2 === null && this.observability !== null && this.observability.ownPortPath === target.path && !head.headers.has('upgrade')) {
@@ -578,8 +607,7 @@ export class Server implements ConnectionOwner {
         return;
       }
     } catch (error) {
-      if (!(error instanceof HttpHeadError)) options.logger !== null && (options.logger ?? console).error(error);
-      this.reject(socket, error as Error);
+      this.upgradeFailed(socket, error);
       return;
     }
     if (socket.destroyed || this.closing) {
@@ -641,18 +669,14 @@ export class Server implements ConnectionOwner {
     if (ws.meter !== null) this.observability!.closed(ws, ws.meter);
   }
 
-  private run(ws: Connection, handler: Handler): void {
-    // The handler starts in a later microtask, after the upgrade's own work (a promise job: queueMicrotask
-    // would make an AsyncResource per connection).
-    void RESOLVED.then(() => this.startHandler(ws, handler));
-  }
-
   /**
-   * Runs the handler and closes the connection when it returns or fails. Its end is watched by one
-   * promise reaction, not an async function: a suspended async frame per connection kept about 0.4 KiB
-   * more for as long as the connection lives (memory per idle connection, and GC work per handshake).
+   * Runs the handler and closes the connection when it returns or fails. It starts at once, as the last step of the
+   * upgrade (as `open` does for callbacks), not from a promise job: no closure, reaction and microtask per
+   * connection. Its end is watched by one promise reaction, not an async function: a suspended async frame per
+   * connection kept about 0.4 KiB more for as long as the connection lives (memory per idle connection, and GC work
+   * per handshake).
    */
-  private startHandler(ws: Connection, handler: Handler): void {
+  private run(ws: Connection, handler: Handler): void {
     let result: void | Promise<void>;
     try {
       result = handler(ws);
@@ -700,7 +724,6 @@ export class Server implements ConnectionOwner {
   }
 }
 
-const RESOLVED = Promise.resolve();
 const EMPTY = Buffer.alloc(0);
 const kEstablished = Symbol('wskit.established');
 type StreamState = http2.ServerHttp2Stream & { [kEstablished]?: boolean };
@@ -713,6 +736,17 @@ function noop(): void {}
 
 const kPendingServer = Symbol('wskit.pendingServer');
 type PendingSocket = Duplex & { [kPendingServer]?: Server | undefined };
+const kHeadReader = Symbol('wskit.headReader');
+/** A socket reading its request head: the reader exists only while a head arriving in pieces is collected. */
+type HeadSocket = PendingSocket & { [kHeadReader]?: HttpHeadReader | undefined };
+
+/**
+ * The `'data'` listener of a socket until its request head has been read: one shared function (`this` is the
+ * socket), not a closure per socket. A socket no longer pending (dropped by the handshake timeout) is ignored.
+ */
+function onHeadData(this: HeadSocket, chunk: Buffer): void {
+  this[kPendingServer]?.headData(this, chunk);
+}
 
 function onPendingClose(this: PendingSocket): void {
   this[kPendingServer]?.pendingClosed(this);

@@ -10,6 +10,8 @@ import {
   HttpHeaders,
   isToken,
   isValidFieldValue,
+  skipOws,
+  trimOwsEnd,
   type HttpRequestHead,
   type HttpResponseHead,
 } from './http11.js';
@@ -85,49 +87,14 @@ export function validateUpgradeRequest(head: HttpRequestHead, target?: RequestTa
   if (head.method !== 'GET') throw new HttpHeadError(405, `WebSocket upgrade requires GET, not ${head.method}`);
   if (head.version !== 'HTTP/1.1') throw new HttpHeadError(400, 'WebSocket upgrade requires HTTP/1.1');
   // One pass over the fields rather than a lookup (a scan) per header name; the checks below keep their order.
-  const fields = head.headers.flat;
-  let hosts = 0;
-  let upgrade = false;
-  let connection = false;
-  let keys = 0;
-  let key = '';
-  let versions = 0;
-  let version = '';
-  let extensionValues: string[] | null = null;
-  let protocolValues: string[] | null = null;
-  for (let i = 0; i < fields.length; i += 2) {
-    const name = fields[i]!;
-    const value = fields[i + 1]!;
-    switch (name.length) {
-      case 4:
-        if (isName(name, 'host')) hosts++;
-        break;
-      case 7:
-        if (!upgrade && isName(name, 'upgrade')) upgrade = hasToken(value, 'websocket');
-        break;
-      case 10:
-        if (!connection && isName(name, 'connection')) connection = hasToken(value, 'upgrade');
-        break;
-      case 17:
-        if (isName(name, 'sec-websocket-key')) {
-          keys++;
-          key = value;
-        }
-        break;
-      case 21:
-        if (isName(name, 'sec-websocket-version')) {
-          versions++;
-          version = value;
-        }
-        break;
-      case 22:
-        if (isName(name, 'sec-websocket-protocol')) (protocolValues ??= []).push(value);
-        break;
-      case 24:
-        if (isName(name, 'sec-websocket-extensions')) (extensionValues ??= []).push(value);
-        break;
-    }
-  }
+  // Headers still kept as the head's text are scanned in place: only the values checked are sliced out.
+  const fields = UPGRADE_FIELDS;
+  fields.reset();
+  const text = head.headers.headText;
+  if (text !== null) fields.scanText(text, head.headers.headTextStart);
+  else fields.scanFlat(head.headers.flat);
+  const { hosts, upgrade, connection, keys, key, versions, version, protocolValues, extensionValues } = fields;
+  fields.reset();
   if (hosts !== 1) throw new HttpHeadError(400, 'missing or repeated Host header');
   if (!upgrade) throw new HttpHeadError(426, 'missing "Upgrade: websocket" header');
   if (!connection) throw new HttpHeadError(426, 'missing "Connection: Upgrade" header');
@@ -199,6 +166,109 @@ export interface Http2RequestHead {
   path: string | undefined;
   /** The regular header fields (no pseudo-headers). */
   headers: HttpHeaders;
+}
+
+/**
+ * What §4.2.1 checks in the fields of an upgrade request, gathered in one pass. One object for the process, reset
+ * around each (synchronous) use: no allocation per handshake.
+ */
+class UpgradeFields {
+  hosts = 0;
+  upgrade = false;
+  connection = false;
+  keys = 0;
+  key = '';
+  versions = 0;
+  version = '';
+  extensionValues: string[] | null = null;
+  protocolValues: string[] | null = null;
+
+  reset(): void {
+    this.hosts = 0;
+    this.upgrade = false;
+    this.connection = false;
+    this.keys = 0;
+    this.key = '';
+    this.versions = 0;
+    this.version = '';
+    this.extensionValues = null;
+    this.protocolValues = null;
+  }
+
+  /** Names and values alternating. */
+  scanFlat(fields: readonly string[]): void {
+    for (let i = 0; i < fields.length; i += 2) {
+      const name = fields[i]!;
+      const length = name.length;
+      // The length test skips most names without lowercasing.
+      const which = FIELD_BY_LENGTH[length];
+      if (which !== undefined && isName(name, which)) this.field(which, fields[i + 1]!);
+    }
+  }
+
+  /** The validated field lines of a head's text from `start` to the empty line, names compared where they lie. */
+  scanText(text: string, start: number): void {
+    for (;;) {
+      const end = text.indexOf('\r\n', start);
+      if (end <= start) return;
+      const colon = text.indexOf(':', start);
+      const which = FIELD_BY_LENGTH[colon - start];
+      if (which !== undefined && nameAt(text, start, which)) {
+        if (which === 'host') this.hosts++;
+        else {
+          const from = skipOws(text, colon + 1, end);
+          this.field(which, text.slice(from, trimOwsEnd(text, from, end)));
+        }
+      }
+      start = end + 2;
+    }
+  }
+
+  private field(name: string, value: string): void {
+    switch (name) {
+      case 'host':
+        this.hosts++;
+        break;
+      case 'upgrade':
+        if (!this.upgrade) this.upgrade = hasToken(value, 'websocket');
+        break;
+      case 'connection':
+        if (!this.connection) this.connection = hasToken(value, 'upgrade');
+        break;
+      case 'sec-websocket-key':
+        this.keys++;
+        this.key = value;
+        break;
+      case 'sec-websocket-version':
+        this.versions++;
+        this.version = value;
+        break;
+      case 'sec-websocket-protocol':
+        (this.protocolValues ??= []).push(value);
+        break;
+      case 'sec-websocket-extensions':
+        (this.extensionValues ??= []).push(value);
+        break;
+    }
+  }
+}
+
+const UPGRADE_FIELDS = new UpgradeFields();
+
+/** The one field name of each length that the upgrade checks read (no two share a length). */
+const FIELD_BY_LENGTH: Array<string | undefined> = [];
+for (const name of ['host', 'upgrade', 'connection', 'sec-websocket-key', 'sec-websocket-version', 'sec-websocket-protocol', 'sec-websocket-extensions']) {
+  FIELD_BY_LENGTH[name.length] = name;
+}
+
+/** Whether `text` at `at` holds `key` (lowercase) in any case (an ASCII token name: setting 0x20 lowercases letters). */
+function nameAt(text: string, at: number, key: string): boolean {
+  for (let i = 0; i < key.length; i++) {
+    const c = text.charCodeAt(at + i);
+    const k = key.charCodeAt(i);
+    if (c !== k && (c | 0x20) !== k) return false;
+  }
+  return true;
 }
 
 /** Whether header name `name` is `key` (lowercase) in any case; the caller compared lengths. */

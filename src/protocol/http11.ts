@@ -124,6 +124,19 @@ export class HttpHeaders {
     return this.list;
   }
 
+  /**
+   * @internal The head's text while the headers are still kept as it (else null), for a scan of the field lines in
+   * place; they start at {@link headTextStart} and were validated when the head was read.
+   */
+  get headText(): string | null {
+    return this.fields === null ? this.source : null;
+  }
+
+  /** @internal Where the field lines start in {@link headText}. */
+  get headTextStart(): number {
+    return this.sourceStart;
+  }
+
   /** Number of field lines. */
   get size(): number {
     return this.list.length >> 1;
@@ -141,14 +154,14 @@ export class HttpHeaders {
   }
 }
 
-/** The first index in [from, to) past optional whitespace (SP, HTAB). */
-function skipOws(text: string, from: number, to: number): number {
+/** @internal The first index in [from, to) past optional whitespace (SP, HTAB). */
+export function skipOws(text: string, from: number, to: number): number {
   while (from < to && (text.charCodeAt(from) === 0x20 || text.charCodeAt(from) === 0x09)) from++;
   return from;
 }
 
-/** The end of [from, to) without its trailing optional whitespace. */
-function trimOwsEnd(text: string, from: number, to: number): number {
+/** @internal The end of [from, to) without its trailing optional whitespace. */
+export function trimOwsEnd(text: string, from: number, to: number): number {
   while (to > from && (text.charCodeAt(to - 1) === 0x20 || text.charCodeAt(to - 1) === 0x09)) to--;
   return to;
 }

@@ -12,7 +12,7 @@ import {
   validateUpgradeResponse,
   UPGRADE_REQUIRED_HEADERS,
 } from '../../src/protocol/handshake.js';
-import { HttpHeadReader, parseRequestHead, parseResponseHead, type HttpRequestHead } from '../../src/protocol/http11.js';
+import { DEFAULT_HTTP_LIMITS, HttpHeadReader, parseRequestHead, parseResponseHead, readRequestHead, type HttpRequestHead } from '../../src/protocol/http11.js';
 import { InvalidHeader, InvalidStatus, NegotiationError } from '../../src/errors.js';
 import { statusOf } from './http-status.js';
 
@@ -20,8 +20,20 @@ const KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
 // RFC 6455 §1.3: SHA-1 0xb3 0x7a 0x4f 0x2c ... 0xc4 0xea, base64 "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=".
 const ACCEPT = 's3pPLMBiTxaQ9kYGzzhZRbK+xOo=';
 
-/** A valid upgrade request head with `changes` applied: a field set to null is left out. */
+/** A valid upgrade request head (fields split) with `changes` applied: a field set to null is left out. */
 function request(changes: Record<string, string | null> = {}, requestLine = 'GET /chat HTTP/1.1'): HttpRequestHead {
+  return requestWith(changes, requestLine, parseRequestHead);
+}
+
+/** How a head is parsed: split into fields (HttpHeadReader's path), or kept as text and scanned in place (one-chunk path). */
+type HeadParser = (bytes: Buffer) => HttpRequestHead;
+const HEAD_PARSERS: Array<[string, HeadParser]> = [
+  ['fields split', parseRequestHead],
+  ['head text scanned in place', (bytes) => readRequestHead(bytes, DEFAULT_HTTP_LIMITS)!.head],
+];
+
+/** A valid upgrade request head with `changes` applied: a field set to null is left out. */
+function requestWith(changes: Record<string, string | null>, requestLine: string, parse: HeadParser): HttpRequestHead {
   const fields: Record<string, string | null> = {
     Host: 'server.example.com',
     Upgrade: 'websocket',
@@ -32,7 +44,7 @@ function request(changes: Record<string, string | null> = {}, requestLine = 'GET
   };
   let text = `${requestLine}\r\n`;
   for (const [name, value] of Object.entries(fields)) if (value !== null) text += `${name.replace(/#\d+$/, '')}: ${value}\r\n`;
-  return parseRequestHead(Buffer.from(`${text}\r\n`, 'latin1'));
+  return parse(Buffer.from(`${text}\r\n`, 'latin1'));
 }
 
 function response(fields: Record<string, string>, statusLine = 'HTTP/1.1 101 Switching Protocols') {
@@ -70,130 +82,134 @@ describe('RFC 6455 §1.3 and §4.2.2: Sec-WebSocket-Key and Sec-WebSocket-Accept
   });
 });
 
-describe('RFC 6455 §4.2.1 Reading the Client\'s Opening Handshake', () => {
-  it('accepts a valid request and returns path, query, key, subprotocols and extensions', () => {
-    const upgrade = validateUpgradeRequest(
-      request(
-        { 'Sec-WebSocket-Protocol': 'chat, superchat', 'Sec-WebSocket-Extensions': 'permessage-deflate; client_max_window_bits' },
-        'GET /chat?room=1&x=%20y HTTP/1.1',
-      ),
-    );
-    assert.equal(upgrade.path, '/chat');
-    assert.equal(upgrade.query.get('room'), '1');
-    assert.equal(upgrade.query.get('x'), ' y');
-    assert.equal(upgrade.key, KEY);
-    assert.deepEqual(upgrade.protocols, ['chat', 'superchat']);
-    assert.deepEqual(upgrade.extensions, [{ name: 'permessage-deflate', params: [['client_max_window_bits', null]] }]);
-  });
+for (const [parsed, parse] of HEAD_PARSERS) {
+  describe(`RFC 6455 §4.2.1 Reading the Client's Opening Handshake (${parsed})`, () => {
+    const request = (changes: Record<string, string | null> = {}, requestLine = 'GET /chat HTTP/1.1'): HttpRequestHead =>
+      requestWith(changes, requestLine, parse);
+    it('accepts a valid request and returns path, query, key, subprotocols and extensions', () => {
+      const upgrade = validateUpgradeRequest(
+        request(
+          { 'Sec-WebSocket-Protocol': 'chat, superchat', 'Sec-WebSocket-Extensions': 'permessage-deflate; client_max_window_bits' },
+          'GET /chat?room=1&x=%20y HTTP/1.1',
+        ),
+      );
+      assert.equal(upgrade.path, '/chat');
+      assert.equal(upgrade.query.get('room'), '1');
+      assert.equal(upgrade.query.get('x'), ' y');
+      assert.equal(upgrade.key, KEY);
+      assert.deepEqual(upgrade.protocols, ['chat', 'superchat']);
+      assert.deepEqual(upgrade.extensions, [{ name: 'permessage-deflate', params: [['client_max_window_bits', null]] }]);
+    });
 
-  it('answers a method other than GET with 405', () => {
-    for (const method of ['POST', 'HEAD', 'get', 'PUT']) {
-      assert.equal(statusOf(() => validateUpgradeRequest(request({}, `${method} /chat HTTP/1.1`))), 405, method);
-    }
-  });
+    it('answers a method other than GET with 405', () => {
+      for (const method of ['POST', 'HEAD', 'get', 'PUT']) {
+        assert.equal(statusOf(() => validateUpgradeRequest(request({}, `${method} /chat HTTP/1.1`))), 405, method);
+      }
+    });
 
-  it('answers HTTP/1.0 with 400', () => {
-    assert.equal(statusOf(() => validateUpgradeRequest(request({}, 'GET /chat HTTP/1.0'))), 400);
-  });
+    it('answers HTTP/1.0 with 400', () => {
+      assert.equal(statusOf(() => validateUpgradeRequest(request({}, 'GET /chat HTTP/1.0'))), 400);
+    });
 
-  it('requires exactly one Host header (400)', () => {
-    assert.equal(statusOf(() => validateUpgradeRequest(request({ Host: null }))), 400);
-    assert.equal(statusOf(() => validateUpgradeRequest(request({ 'Host#2': 'other.example.com' }))), 400);
-  });
+    it('requires exactly one Host header (400)', () => {
+      assert.equal(statusOf(() => validateUpgradeRequest(request({ Host: null }))), 400);
+      assert.equal(statusOf(() => validateUpgradeRequest(request({ 'Host#2': 'other.example.com' }))), 400);
+    });
 
-  it('reads Upgrade and Connection as case-insensitive token lists', () => {
-    for (const [upgrade, connection] of [
-      ['websocket', 'Upgrade'],
-      ['WebSocket', 'upgrade'],
-      ['WEBSOCKET', 'UPGRADE'],
-      ['h2c, websocket', 'keep-alive, Upgrade'],
-      ['websocket ,foo', 'Upgrade,keep-alive'],
-      [' websocket\t', '\tkeep-alive ,  upgrade '],
-    ]) {
-      assert.doesNotThrow(() => validateUpgradeRequest(request({ Upgrade: upgrade!, Connection: connection! })), `${upgrade} / ${connection}`);
-    }
-    // Repeated Connection fields are one list (RFC 9110 §5.3).
-    assert.doesNotThrow(() => validateUpgradeRequest(request({ Connection: 'keep-alive', 'Connection#2': 'Upgrade' })));
-  });
+    it('reads Upgrade and Connection as case-insensitive token lists', () => {
+      for (const [upgrade, connection] of [
+        ['websocket', 'Upgrade'],
+        ['WebSocket', 'upgrade'],
+        ['WEBSOCKET', 'UPGRADE'],
+        ['h2c, websocket', 'keep-alive, Upgrade'],
+        ['websocket ,foo', 'Upgrade,keep-alive'],
+        [' websocket\t', '\tkeep-alive ,  upgrade '],
+      ]) {
+        assert.doesNotThrow(() => validateUpgradeRequest(request({ Upgrade: upgrade!, Connection: connection! })), `${upgrade} / ${connection}`);
+      }
+      // Repeated Connection fields are one list (RFC 9110 §5.3).
+      assert.doesNotThrow(() => validateUpgradeRequest(request({ Connection: 'keep-alive', 'Connection#2': 'Upgrade' })));
+    });
 
-  it('answers a missing or wrong Upgrade or Connection with 426', () => {
-    for (const changes of <Array<Record<string, string | null>>>[
-      { Upgrade: null },
-      { Upgrade: 'websockets' },
-      { Upgrade: 'h2c' },
-      { Upgrade: 'web socket' },
-      { Connection: null },
-      { Connection: 'keep-alive' },
-      { Connection: 'upgraded' },
-      { Connection: 'keep-alive upgrade' },
-    ]) {
-      assert.equal(statusOf(() => validateUpgradeRequest(request(changes))), 426, JSON.stringify(changes));
-    }
-    assert.deepEqual(UPGRADE_REQUIRED_HEADERS.find(([name]) => name === 'Sec-WebSocket-Version'), ['Sec-WebSocket-Version', '13']);
-  });
+    it('answers a missing or wrong Upgrade or Connection with 426', () => {
+      for (const changes of <Array<Record<string, string | null>>>[
+        { Upgrade: null },
+        { Upgrade: 'websockets' },
+        { Upgrade: 'h2c' },
+        { Upgrade: 'web socket' },
+        { Connection: null },
+        { Connection: 'keep-alive' },
+        { Connection: 'upgraded' },
+        { Connection: 'keep-alive upgrade' },
+      ]) {
+        assert.equal(statusOf(() => validateUpgradeRequest(request(changes))), 426, JSON.stringify(changes));
+      }
+      assert.deepEqual(UPGRADE_REQUIRED_HEADERS.find(([name]) => name === 'Sec-WebSocket-Version'), ['Sec-WebSocket-Version', '13']);
+    });
 
-  it('answers a missing, repeated or invalid Sec-WebSocket-Key with 400', () => {
-    for (const changes of <Array<Record<string, string | null>>>[
-      { 'Sec-WebSocket-Key': null },
-      { 'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ' },
-      { 'Sec-WebSocket-Key': 'c2hvcnQ=' },
-      { 'Sec-WebSocket-Key': Buffer.alloc(17).toString('base64') },
-      { 'Sec-WebSocket-Key#2': KEY },
-    ]) {
-      assert.equal(statusOf(() => validateUpgradeRequest(request(changes))), 400, JSON.stringify(changes));
-    }
-  });
+    it('answers a missing, repeated or invalid Sec-WebSocket-Key with 400', () => {
+      for (const changes of <Array<Record<string, string | null>>>[
+        { 'Sec-WebSocket-Key': null },
+        { 'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ' },
+        { 'Sec-WebSocket-Key': 'c2hvcnQ=' },
+        { 'Sec-WebSocket-Key': Buffer.alloc(17).toString('base64') },
+        { 'Sec-WebSocket-Key#2': KEY },
+      ]) {
+        assert.equal(statusOf(() => validateUpgradeRequest(request(changes))), 400, JSON.stringify(changes));
+      }
+    });
 
-  it('answers a Sec-WebSocket-Version other than 13 with 426', () => {
-    for (const changes of <Array<Record<string, string | null>>>[
-      { 'Sec-WebSocket-Version': null },
-      { 'Sec-WebSocket-Version': '8' },
-      { 'Sec-WebSocket-Version': '14' },
-      { 'Sec-WebSocket-Version': '13, 8' },
-      { 'Sec-WebSocket-Version#2': '13' },
-    ]) {
-      assert.equal(statusOf(() => validateUpgradeRequest(request(changes))), 426, JSON.stringify(changes));
-    }
-  });
+    it('answers a Sec-WebSocket-Version other than 13 with 426', () => {
+      for (const changes of <Array<Record<string, string | null>>>[
+        { 'Sec-WebSocket-Version': null },
+        { 'Sec-WebSocket-Version': '8' },
+        { 'Sec-WebSocket-Version': '14' },
+        { 'Sec-WebSocket-Version': '13, 8' },
+        { 'Sec-WebSocket-Version#2': '13' },
+      ]) {
+        assert.equal(statusOf(() => validateUpgradeRequest(request(changes))), 426, JSON.stringify(changes));
+      }
+    });
 
-  it('answers a malformed Sec-WebSocket-Extensions with 400', () => {
-    assert.equal(statusOf(() => validateUpgradeRequest(request({ 'Sec-WebSocket-Extensions': 'permessage-deflate;' }))), 400);
-  });
+    it('answers a malformed Sec-WebSocket-Extensions with 400', () => {
+      assert.equal(statusOf(() => validateUpgradeRequest(request({ 'Sec-WebSocket-Extensions': 'permessage-deflate;' }))), 400);
+    });
 
-  it('merges repeated Sec-WebSocket-Protocol and Sec-WebSocket-Extensions fields in order', () => {
-    const upgrade = validateUpgradeRequest(
-      request({
-        'Sec-WebSocket-Protocol': 'a, b',
-        'Sec-WebSocket-Protocol#2': 'c',
-        'Sec-WebSocket-Extensions': 'x',
-        'Sec-WebSocket-Extensions#2': 'y; z=1',
-      }),
-    );
-    assert.deepEqual(upgrade.protocols, ['a', 'b', 'c']);
-    assert.deepEqual(upgrade.extensions.map((e) => e.name), ['x', 'y']);
-  });
+    it('merges repeated Sec-WebSocket-Protocol and Sec-WebSocket-Extensions fields in order', () => {
+      const upgrade = validateUpgradeRequest(
+        request({
+          'Sec-WebSocket-Protocol': 'a, b',
+          'Sec-WebSocket-Protocol#2': 'c',
+          'Sec-WebSocket-Extensions': 'x',
+          'Sec-WebSocket-Extensions#2': 'y; z=1',
+        }),
+      );
+      assert.deepEqual(upgrade.protocols, ['a', 'b', 'c']);
+      assert.deepEqual(upgrade.extensions.map((e) => e.name), ['x', 'y']);
+    });
 
-  it('treats __proto__ and constructor as plain header names', () => {
-    const upgrade = validateUpgradeRequest(request({ ['__proto__']: 'x', constructor: 'y', 'Sec-WebSocket-Extensions': '__proto__; constructor=1' }));
-    assert.equal(upgrade.head.headers.get('__proto__'), 'x');
-    assert.deepEqual(upgrade.extensions, [{ name: '__proto__', params: [['constructor', '1']] }]);
-  });
+    it('treats __proto__ and constructor as plain header names', () => {
+      const upgrade = validateUpgradeRequest(request({ ['__proto__']: 'x', constructor: 'y', 'Sec-WebSocket-Extensions': '__proto__; constructor=1' }));
+      assert.equal(upgrade.head.headers.get('__proto__'), 'x');
+      assert.deepEqual(upgrade.extensions, [{ name: '__proto__', params: [['constructor', '1']] }]);
+    });
 
-  it('splits origin-form and absolute-form targets', () => {
-    assert.equal(splitTarget('/a/b?c=1').path, '/a/b');
-    assert.equal(splitTarget('/').query.toString(), '');
-    assert.equal(splitTarget('ws://host:1/p/q?x=2').path, '/p/q');
-    assert.equal(splitTarget('ws://host:1/p/q?x=2').query.get('x'), '2');
-    assert.equal(statusOf(() => splitTarget('not a url')), 400);
-    assert.equal(statusOf(() => splitTarget('*')), 400);
-  });
+    it('splits origin-form and absolute-form targets', () => {
+      assert.equal(splitTarget('/a/b?c=1').path, '/a/b');
+      assert.equal(splitTarget('/').query.toString(), '');
+      assert.equal(splitTarget('ws://host:1/p/q?x=2').path, '/p/q');
+      assert.equal(splitTarget('ws://host:1/p/q?x=2').query.get('x'), '2');
+      assert.equal(statusOf(() => splitTarget('not a url')), 400);
+      assert.equal(statusOf(() => splitTarget('*')), 400);
+    });
 
-  it('parses comma-separated lists into trimmed, non-empty items', () => {
-    assert.deepEqual(parseList(undefined), []);
-    assert.deepEqual(parseList(''), []);
-    assert.deepEqual(parseList(' a ,, b,\tc\t, '), ['a', 'b', 'c']);
+    it('parses comma-separated lists into trimmed, non-empty items', () => {
+      assert.deepEqual(parseList(undefined), []);
+      assert.deepEqual(parseList(''), []);
+      assert.deepEqual(parseList(' a ,, b,\tc\t, '), ['a', 'b', 'c']);
+    });
   });
-});
+}
 
 describe('RFC 6455 §4.2.2 Sending the Server\'s Opening Handshake and §4.1 the client\'s checks', () => {
   it('round-trips a client request through the server checks and the server answer through the client checks', () => {
