@@ -8,7 +8,8 @@
  * Per run, per server (order rotated per run): a fresh server process (bench/server.ts, keepalive every
  * `--ping-interval` ms, pinned to CPU 0) and the C driver's `hold` mode (bench/driver.c, pinned to CPU 1), which
  *  1. opens the connections, `--concurrency` handshakes in flight, spread over the source addresses 127.0.B.1 to
- *     127.0.B.K (one address reaches the server from at most ~28k ephemeral ports; B is 1 + the server process's
+ *     127.0.B.K (one address reaches the server from at most ~28k ephemeral ports, and connects fast only while
+ *     the even half of them lasts: at most 45 % of the range per address; B is 1 + the server process's
  *     index, so drivers side by side use addresses of their own), and reads the server's RSS at
  *     every tenth of the ramp: handshakes per second over the whole ramp, wall and per server-CPU-second;
  *  2. holds them idle for `--idle` s, answering the server's keepalive pings: the server's CPU over that window is
@@ -210,8 +211,12 @@ async function measure(server: string, shards: number, driver: string, serverScr
     return await Promise.all(
       started.map(({ child, port }, i) => {
         const n = perShard(i);
-        // 3/4 of the range per address: the rest stays for whatever else this machine's 127.0.1.x sockets do.
-        const sources = values.sources !== undefined ? positive('sources', values.sources, true) : Math.max(1, Math.ceil(n / Math.floor(portsPerSource * 0.75)));
+        // At most 45 % of the range per address: Linux's connect() looks for a free port among the range's even
+        // ports first (its odd ones are left for bind()), and once those toward the server are taken every connect()
+        // scans all of them before it tries an odd one: at ~14,100 connections per address the ramp crawled (a
+        // connect() took milliseconds of the driver's CPU; handshakes it could not write in time hit the server's 10 s
+        // handshake timeout and were reset).
+        const sources = values.sources !== undefined ? positive('sources', values.sources, true) : Math.max(1, Math.ceil(n / Math.floor(portsPerSource * 0.45)));
         // Each driver its own block of source addresses (127.0.<1 + i>.x): drivers side by side share no address's ports.
         const args = ['hold', '-n', String(n), '-C', String(Math.max(1, Math.round(concurrency / shards))), '-a', String(sources), '-B', String(1 + i), '-i', String(idle), '-A', String(active), '-T', String(rampTimeout)];
         args.push('-e', String((sampleRate * n) / connections), '-r', i === 0 ? String(probeHz) : '0', '-W');
