@@ -91,7 +91,10 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
 
   private readonly socket: OwnedSocket;
   private readonly protocol: Protocol;
-  private readonly queue: MessageQueue;
+  // Made on first use (recv(), for await, a callback's promise or a compressed message): a connection whose
+  // callbacks return nothing never needs one (memory per idle connection).
+  private queueValue: MessageQueue | null = null;
+  private readonly maxQueue: number;
   private readonly codec: MessageCodec | null;
   private readonly writeLimit: number;
   private readonly backpressureLimit: number;
@@ -162,7 +165,7 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
       // Messages complete before a protocol error reach the application before the connection fails.
       deferFailure: true,
     });
-    this.queue = new MessageQueue(init.maxQueue ?? 16, this);
+    this.maxQueue = init.maxQueue ?? 16;
     this.owner = init.owner ?? null;
     this.meter = init.meter ?? null;
 
@@ -207,6 +210,11 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
     const head = this.heldHead;
     this.heldHead = null;
     this.startReading(head);
+  }
+
+  /** The queue of received messages, made on first use. */
+  private get queue(): MessageQueue {
+    return (this.queueValue ??= new MessageQueue(this.maxQueue, this));
   }
 
   /** Path parameters filled in by a router, e.g. `{ status: 'on' }` for `/light/{status}`. */
@@ -578,7 +586,7 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
     this.protocol.resumeInput();
     // The socket closed while input was held: the connection is closed once that input is parsed.
     if (this.transportClosed && this.closeInfo === null && !this.protocol.holdsInput) this.handleClose();
-    if (!this.queue.isPaused) this.resumeFor(PAUSED_QUEUE);
+    if (this.queueValue === null || !this.queueValue.isPaused) this.resumeFor(PAUSED_QUEUE);
   }
 
   /** @internal Socket 'drain'. */
@@ -666,11 +674,11 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
 
   /** Waits for the next message. Rejects with ConnectionClosedOK/Error once the connection is closed. */
   recv(): Promise<Message> {
-    const message = this.queue.shift();
+    const message = this.queueValue?.shift();
     if (message !== undefined) return Promise.resolve(message);
     if (this.protocol.pendingFailure !== null) this.failIfCaughtUp();
     if (this.closeInfo !== null) return Promise.reject(this.closedError());
-    if (this.queue.waiting) return Promise.reject(new InvalidState('recv() is already waiting for a message'));
+    if (this.queueValue?.waiting === true) return Promise.reject(new InvalidState('recv() is already waiting for a message'));
     return this.queue.wait();
   }
 
@@ -685,14 +693,14 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
 
   /** @internal The next message as an iterator result (see {@link MessageIterator}). */
   nextResult(): Promise<IteratorResult<Message>> {
-    const message = this.queue.shift();
+    const message = this.queueValue?.shift();
     if (message !== undefined) return Promise.resolve({ value: message, done: false });
     if (this.protocol.pendingFailure !== null) this.failIfCaughtUp();
     if (this.closeInfo !== null) {
       const error = this.closedError();
       return error instanceof ConnectionClosedOK ? Promise.resolve(DONE) : Promise.reject(error);
     }
-    if (this.queue.waiting) return Promise.reject(new InvalidState('recv() is already waiting for a message'));
+    if (this.queueValue?.waiting === true) return Promise.reject(new InvalidState('recv() is already waiting for a message'));
     return this.queue.waitResult();
   }
 
@@ -892,7 +900,7 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
   onMessage(data: Buffer, binary: boolean, compressed: boolean): void {
     // After our Close the application reads at most a full queue (messages decompressing included); the rest is read
     // only to reach the peer's Close, as browsers discard every message once close() is called (WHATWG HTML §9.3.4).
-    if (this.closeSent && this.queue.isFull) return;
+    if (this.closeSent && this.queueValue !== null && this.queueValue.isFull) return;
     if (this.callbacks !== null) {
       // Callback mode hands on no message once close() was called (a failed callback included), as Bun and browsers.
       if (this.closeCalled) return;
@@ -942,7 +950,8 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
 
   /** Fails with the pending protocol error if no message before it is left unhandled (a reader that never reads handles none). */
   private failIfCaughtUp(): void {
-    if (this.queue.length === 0 && this.inbound === null && !this.queue.readerBusy) this.failNow();
+    const queue = this.queueValue;
+    if ((queue === null || (queue.length === 0 && !queue.readerBusy)) && this.inbound === null) this.failNow();
   }
 
   /** @internal Fails with the pending protocol error now. */
@@ -1078,7 +1087,7 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
     const error = this.closedError();
     this.keepalive.stop(error);
     this.handleDrain();
-    this.queue.abort(error, error instanceof ConnectionClosedOK);
+    this.queueValue?.abort(error, error instanceof ConnectionClosedOK);
     this.socket[kConnection] = undefined;
     this.owner?.connectionClosed(this);
     this.resolveClosed?.(info);

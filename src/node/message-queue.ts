@@ -10,19 +10,18 @@ export interface QueueOwner {
  * Received messages waiting to be read, with one pending reader at most.
  * Messages still being decoded (decompressed) count as well, from the moment
  * they are received: at `high` messages queued or decoding the owner is told
- * to stop reading (input and transport paused: TCP backpressure), and at `low`
+ * to stop reading (input and transport paused: TCP backpressure), and at a quarter of `high`
  * to read again, like Python websockets' max_queue.
  */
 export class MessageQueue {
   private items: Message[] | null = null;
   private head = 0;
-  // The waiting reader's promise functions as two fields, not an object (memory per idle connection).
+  // The waiting reader's promise is settled through its resolve function alone: the reject function is not kept (a
+  // closure less per waiting reader, memory per idle connection); a rejection resolves it with a rejected promise.
   // `asResult`: it is an iterator's next(), answered with IteratorResults.
   private resolveWaiter: ((value: never) => void) | null = null;
-  private rejectWaiter: ((error: Error) => void) | null = null;
   private asResult = false;
   private readonly high: number;
-  private readonly low: number;
   private paused = false;
   /** The reader was handed a message and has not asked for another since: it may still be handling it. */
   readerBusy = false;
@@ -32,7 +31,6 @@ export class MessageQueue {
 
   constructor(high: number, owner: QueueOwner) {
     this.high = high;
-    this.low = Math.max(0, Math.floor(high / 4));
     this.owner = owner;
   }
 
@@ -69,7 +67,6 @@ export class MessageQueue {
     const resolve = this.resolveWaiter as ((value: Message | IteratorResult<Message>) => void) | null;
     if (resolve !== null) {
       this.resolveWaiter = null;
-      this.rejectWaiter = null;
       this.readerBusy = true;
       resolve(this.asResult ? { value: message, done: false } : message);
       if (expected) this.resumeIfLow();
@@ -87,7 +84,8 @@ export class MessageQueue {
   }
 
   private resumeIfLow(): void {
-    if (this.paused && this.length + this.incoming <= this.low) {
+    // Resumes at a quarter of `high` (computed, not a field: memory per idle connection).
+    if (this.paused && this.length + this.incoming <= Math.floor(this.high / 4)) {
       this.paused = false;
       this.owner.resumeQueue();
     }
@@ -136,9 +134,8 @@ export class MessageQueue {
   }
 
   /** @internal */
-  setWaiter(resolve: (value: never) => void, reject: (error: Error) => void): void {
+  setWaiter(resolve: (value: never) => void): void {
     this.resolveWaiter = resolve;
-    this.rejectWaiter = reject;
   }
 
   /**
@@ -146,19 +143,18 @@ export class MessageQueue {
    * is an iterator and the close was normal (`end`), ends its iteration.
    */
   abort(error: Error, end = false): void {
-    const resolve = this.resolveWaiter as ((value: IteratorResult<Message>) => void) | null;
-    const reject = this.rejectWaiter;
+    const resolve = this.resolveWaiter as ((value: IteratorResult<Message> | Promise<never>) => void) | null;
+    if (resolve === null) return;
     this.resolveWaiter = null;
-    this.rejectWaiter = null;
-    if (end && this.asResult) resolve?.({ value: undefined, done: true });
-    else reject?.(error);
+    if (end && this.asResult) resolve({ value: undefined, done: true });
+    else resolve(Promise.reject(error));
   }
 }
 
 // The promise executor is one shared function, not a closure per wait: it runs synchronously
 // inside `new Promise`, so the queue being waited on is passed through this variable.
 let waitingQueue: MessageQueue | null = null;
-function captureWaiter(resolve: (value: never) => void, reject: (error: Error) => void): void {
-  waitingQueue!.setWaiter(resolve, reject);
+function captureWaiter(resolve: (value: never) => void): void {
+  waitingQueue!.setWaiter(resolve);
   waitingQueue = null;
 }

@@ -100,12 +100,8 @@ export class Protocol {
   pendingFailure: ClosePayload | null = null;
 
   private readonly handler: ProtocolHandler;
-  private readonly maxMessageSize: number;
-  private readonly maxCompressedSize: number;
-  private readonly maxFragments: number;
-  private readonly rsv1Allowed: boolean;
-  private readonly deferFailure: boolean;
-  private readonly expectMasked: boolean;
+  /** Limits and negotiated features, shared by the connections made with the same options. */
+  private readonly settings: ProtocolSettings;
   private readonly maskKeys: MaskKeySource | null;
 
   private inputDone = false;
@@ -143,15 +139,8 @@ export class Protocol {
   constructor(side: Side, handler: ProtocolHandler, options: ProtocolOptions = {}) {
     this.side = side;
     this.handler = handler;
-    this.maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
-    // zlib's deflateBound() for non-default settings: the most deflate output for maxMessageSize bytes of input.
-    const max = this.maxMessageSize;
-    this.maxCompressedSize = max + Math.ceil(max / 8) + Math.ceil(max / 64) + 11;
-    this.maxFragments = options.maxFragments ?? DEFAULT_MAX_FRAGMENTS;
-    this.rsv1Allowed = options.rsv1Allowed ?? false;
-    this.deferFailure = options.deferFailure ?? false;
-    // RFC 6455 §5.1: clients MUST mask every frame, servers MUST NOT.
-    this.expectMasked = side === 'server';
+    this.settings = settingsFor(options);
+    // RFC 6455 §5.1: clients MUST mask every frame, servers MUST NOT (a server has no mask keys: see parseHeader).
     this.maskKeys = side === 'client' ? new MaskKeySource() : null;
   }
 
@@ -161,7 +150,7 @@ export class Protocol {
 
   /** Largest message accepted, in bytes. */
   get messageSizeLimit(): number {
-    return this.maxMessageSize;
+    return this.settings.maxMessageSize;
   }
 
   // ---- input ---------------------------------------------------------------
@@ -316,7 +305,7 @@ export class Protocol {
    * or, with `deferFailure`, stops reading and leaves the failure to {@link failPending}.
    */
   private failInput(code: number, reason: string): false {
-    if (!this.deferFailure) return this.fail(code, reason);
+    if (!this.settings.deferFailure) return this.fail(code, reason);
     if (this.inputDone) return false;
     this.inputDone = true;
     this.pendingFailure = { code, reason };
@@ -365,9 +354,10 @@ export class Protocol {
     } else {
       // §5.4: "the fragments of one message MUST NOT be interleaved between the fragments of another message".
       if (this.messageOpcode !== 0) return this.failInput(1002, 'new message started inside a fragmented message');
-      if (rsv1 && !this.rsv1Allowed) return this.failInput(1002, 'RSV1 set without a negotiated extension');
+      if (rsv1 && !this.settings.rsv1Allowed) return this.failInput(1002, 'RSV1 set without a negotiated extension');
     }
-    if (masked !== this.expectMasked) {
+    // Received frames are masked exactly when this side is the server, the side with no mask keys of its own.
+    if (masked !== (this.maskKeys === null)) {
       return this.failInput(1002, masked ? 'server frames must not be masked' : 'client frames must be masked');
     }
     if (lengthCode === 126) {
@@ -388,14 +378,15 @@ export class Protocol {
       // it by what deflate adds to incompressible data (peers compress everything), and no more.
       const soFar = opcode === Opcode.CONTINUATION && this.messageParts !== null ? this.messageParts.length : 0;
       const compressed = opcode === Opcode.CONTINUATION ? this.messageCompressed : rsv1;
-      if (soFar + length > (compressed ? this.maxCompressedSize : this.maxMessageSize)) {
-        return this.failInput(1009, `message of over ${soFar + length} bytes exceeds the limit of ${this.maxMessageSize}`);
+      const settings = this.settings;
+      if (soFar + length > (compressed ? settings.maxCompressedSize : settings.maxMessageSize)) {
+        return this.failInput(1009, `message of over ${soFar + length} bytes exceeds the limit of ${settings.maxMessageSize}`);
       }
       if (opcode === Opcode.CONTINUATION) {
         // The budget grows with the payload received: frames that carry data pay their way, empty or tiny ones
         // do not. §7.4.1: 1008 "a message that violates its policy" (1009 is about size, and the size is fine).
-        if (++this.messageFragments > this.maxFragments + Math.floor(soFar / FRAGMENT_BYTES)) {
-          return this.failInput(1008, `message split into ${this.messageFragments} frames for ${soFar} bytes (limit ${this.maxFragments} + 1 per ${FRAGMENT_BYTES} bytes)`);
+        if (++this.messageFragments > settings.maxFragments + Math.floor(soFar / FRAGMENT_BYTES)) {
+          return this.failInput(1008, `message split into ${this.messageFragments} frames for ${soFar} bytes (limit ${settings.maxFragments} + 1 per ${FRAGMENT_BYTES} bytes)`);
         }
         this.validatingText = this.messageOpcode === Opcode.TEXT && !this.messageCompressed;
       } else {
@@ -438,7 +429,7 @@ export class Protocol {
       this.messageCompressed = this.rsv1;
       this.messageFragments = 1;
     }
-    if (payload.length > 0) (this.messageParts ??= new ByteAccumulator()).append(payload, this.maxMessageSize);
+    if (payload.length > 0) (this.messageParts ??= new ByteAccumulator()).append(payload, this.settings.maxMessageSize);
     if (!this.fin) return;
     if (this.validatingText && !this.utf8.end()) {
       this.failInput(1007, 'invalid UTF-8 in text message');
@@ -667,7 +658,7 @@ export class Protocol {
       // message unless an extension has been negotiated that can interpret the interleaving" (none is).
       if (sending !== 0) throw new InvalidState('a fragmented message is being sent: a new one waits for its last frame');
       // RFC 7692 §6: RSV1 means "compressed" only where permessage-deflate was negotiated (RFC 6455 §5.2).
-      if (rsv1 && !this.rsv1Allowed) throw new InvalidState('RSV1 set without a negotiated extension');
+      if (rsv1 && !this.settings.rsv1Allowed) throw new InvalidState('RSV1 set without a negotiated extension');
     }
     if (fin) this.sendingOpcode = 0;
     else if (sending === 0) this.sendingOpcode = opcode;
@@ -692,6 +683,44 @@ export class Protocol {
       this.handler.onWrite(Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.length));
     }
   }
+}
+
+/** A connection's limits and negotiated features: one object for every connection made with the same options. */
+interface ProtocolSettings {
+  readonly maxMessageSize: number;
+  /** The most a compressed message may take on the wire (see settingsFor). */
+  readonly maxCompressedSize: number;
+  readonly maxFragments: number;
+  readonly rsv1Allowed: boolean;
+  readonly deferFailure: boolean;
+}
+
+// The settings made last, a few: a server makes its connections with the same options (a set with and one without
+// the extension, when compression is offered), so a short search finds them without a lookup key built per connection.
+const recentSettings: ProtocolSettings[] = [];
+const RECENT_SETTINGS = 8;
+
+/** The settings for `options`, shared with the connections made before with the same (memory per idle connection). */
+function settingsFor(options: ProtocolOptions): ProtocolSettings {
+  const maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
+  const maxFragments = options.maxFragments ?? DEFAULT_MAX_FRAGMENTS;
+  const rsv1Allowed = options.rsv1Allowed ?? false;
+  const deferFailure = options.deferFailure ?? false;
+  for (const known of recentSettings) {
+    if (
+      known.maxMessageSize === maxMessageSize &&
+      known.maxFragments === maxFragments &&
+      known.rsv1Allowed === rsv1Allowed &&
+      known.deferFailure === deferFailure
+    ) {
+      return known;
+    }
+  }
+  // zlib's deflateBound() for non-default settings: the most deflate output for maxMessageSize bytes of input.
+  const maxCompressedSize = maxMessageSize + Math.ceil(maxMessageSize / 8) + Math.ceil(maxMessageSize / 64) + 11;
+  const settings = Object.freeze({ maxMessageSize, maxCompressedSize, maxFragments, rsv1Allowed, deferFailure });
+  if (recentSettings.unshift(settings) > RECENT_SETTINGS) recentSettings.pop();
+  return settings;
 }
 
 /** Shared scratch for the current frame's masking key: unmasking is synchronous, so one array serves every connection. */
