@@ -94,21 +94,11 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
   // Made on first use (recv(), for await, a callback's promise or a compressed message): a connection whose
   // callbacks return nothing never needs one (memory per idle connection).
   private queueValue: MessageQueue | null = null;
-  private readonly maxQueue: number;
   private readonly codec: MessageCodec | null;
-  private readonly writeLimit: number;
-  private readonly backpressureLimit: number;
-  /** Callback mode's handlers, or null: messages go to the queue. */
-  private readonly callbacks: WebSocketHandlers | null;
-  /** sendNow() returned BACKPRESSURE: `drain` is called when the socket drains. */
-  private drainWanted = false;
-  /** An empty write's callback will tell when the socket drained (see watchDrain). */
-  private drainWatched = false;
+  /** Limits, callbacks and owner: one object shared by the connections made with the same (see settingsFor). */
+  private readonly settings: ConnectionSettings;
   /** Inside handleData in callback mode: writes are flushed when it returns, not on the next tick. */
   private receiving = false;
-  /** Callback mode: bytes that came with the handshake, parsed once `open` has run. */
-  private heldHead: Buffer | null = null;
-  private readonly closeTimeout: number;
   private readonly keepalive: Keepalive;
   /** Frames written this turn of the event loop, flushed together on the next tick. */
   private pendingFirst: Buffer | null = null;
@@ -121,26 +111,17 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
   private pausedBy = 0;
   /** We sent a Close frame (close()): the socket is read to the peer's Close whatever the queue holds. */
   private closeSent = false;
-  private drainWaiter: Promise<void> | null = null;
-  private drainResolve: (() => void) | null = null;
   private closeInfo: CloseInfo | null = null;
-  // The closed promise is made on first use: most connections are never awaited (memory per idle connection).
-  private closedPromise: Promise<CloseInfo> | null = null;
-  private resolveClosed: ((info: CloseInfo) => void) | null = null;
-  private readonly owner: ConnectionOwner | null;
-  private transportError: Error | null = null;
   /** The socket emitted 'close'; the connection is closed once input held for the reader is parsed. */
   private transportClosed = false;
-  private closeTimer: NodeJS.Timeout | null = null;
-  /** Bounds how long a protocol error waits for the reader to handle the messages before it (see onFailurePending). */
-  private failTimer: NodeJS.Timeout | null = null;
+  /** What few connections need (see {@link ConnectionExtras}), made on first use. */
+  private extras: ConnectionExtras | null = null;
   private inbound: Promise<void> | null = null;
   private outbound: Promise<void> | null = null;
   /** Bytes of the messages in `outbound`: accepted by send(), not yet handed to the protocol. */
   private outboundBytes = 0;
   /** close() was called: readyState is CLOSING from then on. */
   private closeCalled = false;
-  private fragmenting: Promise<void> | null = null;
 
   constructor(socket: Transport, side: Side, init: ConnectionInit = {}) {
     this.side = side;
@@ -149,10 +130,7 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
     this.extensions = init.extensions ?? '';
     this.request = init.request;
     this.codec = init.codec ?? null;
-    this.writeLimit = init.writeLimit ?? 64 * 1024;
-    this.backpressureLimit = init.backpressureLimit ?? 16 * 1024 * 1024;
-    this.callbacks = init.callbacks ?? null;
-    this.closeTimeout = init.closeTimeout ?? 10_000;
+    this.settings = settingsFor(init);
     this.keepalive = new Keepalive(
       this,
       init.pingInterval === undefined ? 20_000 : init.pingInterval,
@@ -165,8 +143,6 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
       // Messages complete before a protocol error reach the application before the connection fails.
       deferFailure: true,
     });
-    this.maxQueue = init.maxQueue ?? 16;
-    this.owner = init.owner ?? null;
     this.meter = init.meter ?? null;
 
     this.socket[kConnection] = this;
@@ -179,7 +155,7 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
     this.keepalive.start();
     if (this.callbacks !== null) {
       // No message may reach `message` before `open` has run: reading starts in startCallbacks().
-      if (init.head !== undefined && init.head.length > 0) this.heldHead = init.head;
+      if (init.head !== undefined && init.head.length > 0) this.more.heldHead = init.head;
       return;
     }
     this.startReading(init.head);
@@ -207,14 +183,46 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
       }
       if (isThenable(result)) result.then(undefined, (error: unknown) => this.callbackFailed(error));
     }
-    const head = this.heldHead;
-    this.heldHead = null;
+    const extras = this.extras;
+    const head = extras === null ? null : extras.heldHead;
+    if (extras !== null) extras.heldHead = null;
     this.startReading(head);
+  }
+
+  /** Callback mode's handlers, or null: messages go to the queue. */
+  private get callbacks(): WebSocketHandlers | null {
+    return this.settings.callbacks;
+  }
+
+  private get owner(): ConnectionOwner | null {
+    return this.settings.owner;
+  }
+
+  private get writeLimit(): number {
+    return this.settings.writeLimit;
+  }
+
+  private get backpressureLimit(): number {
+    return this.settings.backpressureLimit;
+  }
+
+  private get closeTimeout(): number {
+    return this.settings.closeTimeout;
+  }
+
+  /** {@link extras}, made now if it was not. */
+  private get more(): ConnectionExtras {
+    return (this.extras ??= new ConnectionExtras());
+  }
+
+  /** A fragmented message being sent (later sends wait for it), or null. */
+  private get fragmenting(): Promise<void> | null {
+    return this.extras === null ? null : this.extras.fragmenting;
   }
 
   /** The queue of received messages, made on first use. */
   private get queue(): MessageQueue {
-    return (this.queueValue ??= new MessageQueue(this.maxQueue, this));
+    return (this.queueValue ??= new MessageQueue(this.settings.maxQueue, this));
   }
 
   /** Path parameters filled in by a router, e.g. `{ status: 'on' }` for `/light/{status}`. */
@@ -228,12 +236,13 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
 
   /** Resolves when the TCP connection is closed, with the close code and reason received. */
   get closed(): Promise<CloseInfo> {
-    if (this.closedPromise === null) {
-      this.closedPromise = this.closeInfo !== null
+    const extras = this.more;
+    if (extras.closedPromise === null) {
+      extras.closedPromise = this.closeInfo !== null
         ? Promise.resolve(this.closeInfo)
-        : new Promise<CloseInfo>((resolve) => (this.resolveClosed = resolve));
+        : new Promise<CloseInfo>((resolve) => (extras.resolveClosed = resolve));
     }
-    return this.closedPromise;
+    return extras.closedPromise;
   }
 
   /** The browser-style state: 0 CONNECTING, 1 OPEN, 2 CLOSING, 3 CLOSED. */
@@ -319,7 +328,8 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
    */
   send(data: SendData): Promise<void> {
     if (this.protocol.state !== State.OPEN) return quietly(Promise.reject(this.closedError()));
-    if (this.fragmenting !== null) return quietly(this.fragmenting.then(() => this.send(data)));
+    const fragmenting = this.fragmenting;
+    if (fragmenting !== null) return quietly(fragmenting.then(() => this.send(data)));
     let payload: string | Uint8Array;
     if (typeof data === 'string' || data instanceof Uint8Array) payload = data;
     else if (data instanceof ArrayBuffer) payload = new Uint8Array(data);
@@ -378,7 +388,7 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
     // Over the limit: hand this turn's frames to the (corked) socket, whose 'drain' tells when they are gone.
     protocol.flushOutputBatch();
     this.spillWrites();
-    this.drainWanted = true;
+    this.more.drainWanted = true;
     this.watchDrain();
     return SendStatus.BACKPRESSURE;
   }
@@ -438,9 +448,10 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
     // Frames of one message must not interleave with other messages' frames: later sends wait.
     const sending = this.sendChunks(chunks);
     const done = sending.then(noop, noop);
-    this.fragmenting = done;
+    const extras = this.more;
+    extras.fragmenting = done;
     void done.then(() => {
-      if (this.fragmenting === done) this.fragmenting = null;
+      if (extras.fragmenting === done) extras.fragmenting = null;
     });
     return quietly(sending.then(() => this.drained()));
   }
@@ -482,7 +493,8 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
    */
   sendPrepared(message: PreparedMessage): Promise<void> {
     if (this.protocol.state !== State.OPEN) return quietly(Promise.reject(this.closedError()));
-    if (this.fragmenting !== null) return quietly(this.fragmenting.then(() => this.sendPrepared(message)));
+    const fragmenting = this.fragmenting;
+    if (fragmenting !== null) return quietly(fragmenting.then(() => this.sendPrepared(message)));
     if (this.side === 'client') return this.sendThroughCodec(message.payload, message.binary);
     const size = message.size;
     const meter = this.meter;
@@ -527,10 +539,11 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
     this.protocol.flushOutputBatch();
     this.spillWrites();
     this.watchDrain();
-    if (this.drainWaiter === null) {
-      this.drainWaiter = new Promise((resolve) => (this.drainResolve = resolve));
+    const extras = this.more;
+    if (extras.drainWaiter === null) {
+      extras.drainWaiter = new Promise((resolve) => (extras.drainResolve = resolve));
     }
-    return this.drainWaiter;
+    return extras.drainWaiter;
   }
 
   /**
@@ -540,10 +553,11 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
    */
   private watchDrain(): void {
     const socket = this.socket;
-    if (this.drainWatched || socket.writableNeedDrain || socket.destroyed) return;
-    this.drainWatched = true;
+    const extras = this.more;
+    if (extras.drainWatched || socket.writableNeedDrain || socket.destroyed) return;
+    extras.drainWatched = true;
     socket.write(EMPTY, () => {
-      this.drainWatched = false;
+      extras.drainWatched = false;
       if (this.closeInfo !== null) return;
       if (socket.writableLength + this.pendingBytes <= this.writeLimit) this.handleDrain();
       else this.watchDrain();
@@ -592,12 +606,14 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
   /** @internal Socket 'drain'. */
   handleDrain(): void {
     this.resumeFor(PAUSED_BACKLOG);
-    const resolve = this.drainResolve;
-    this.drainWaiter = null;
-    this.drainResolve = null;
+    const extras = this.extras;
+    if (extras === null) return;
+    const resolve = extras.drainResolve;
+    extras.drainWaiter = null;
+    extras.drainResolve = null;
     resolve?.();
-    if (this.drainWanted && this.protocol.state === State.OPEN) {
-      this.drainWanted = false;
+    if (extras.drainWanted && this.protocol.state === State.OPEN) {
+      extras.drainWanted = false;
       const callbacks = this.callbacks;
       if (callbacks?.drain !== undefined) {
         try {
@@ -762,9 +778,10 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
   }
 
   private armCloseTimer(): void {
-    if (this.closeTimer !== null) return;
-    this.closeTimer = setTimeout(onCloseTimeout, this.closeTimeout, this);
-    this.closeTimer.unref();
+    const extras = this.more;
+    if (extras.closeTimer !== null) return;
+    extras.closeTimer = setTimeout(onCloseTimeout, this.closeTimeout, this);
+    extras.closeTimer.unref();
   }
 
   private closedError(): Error {
@@ -781,7 +798,7 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
     if (sent !== null && received !== null && isNormalCloseCode(sent.code) && isNormalCloseCode(received.code)) {
       return new ConnectionClosedOK(info);
     }
-    return new ConnectionClosedError(info, { cause: this.protocol.failure ?? this.transportError ?? undefined });
+    return new ConnectionClosedError(info, { cause: this.protocol.failure ?? this.extras?.transportError ?? undefined });
   }
 
   // ---- KeepaliveHost -------------------------------------------------------
@@ -825,7 +842,7 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
   /** @internal No pong within pingTimeout: fail with 1011. */
   keepaliveTimedOut(): void {
     if (this.protocol.state === State.OPEN || this.protocol.state === State.CLOSING) {
-      this.transportError = new TimeoutError('keepalive ping timeout');
+      this.more.transportError = new TimeoutError('keepalive ping timeout');
       this.fail(1011, 'keepalive ping timeout');
       // The peer is unresponsive: waiting closeTimeout for its TCP close would only delay detection.
       this.terminate();
@@ -943,9 +960,11 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
    */
   onFailurePending(): void {
     this.failIfCaughtUp();
-    if (this.protocol.pendingFailure === null || this.failTimer !== null) return;
-    this.failTimer = setTimeout(onFailTimeout, this.closeTimeout, this);
-    this.failTimer.unref();
+    if (this.protocol.pendingFailure === null) return;
+    const extras = this.more;
+    if (extras.failTimer !== null) return;
+    extras.failTimer = setTimeout(onFailTimeout, this.closeTimeout, this);
+    extras.failTimer.unref();
   }
 
   /** Fails with the pending protocol error if no message before it is left unhandled (a reader that never reads handles none). */
@@ -956,9 +975,10 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
 
   /** @internal Fails with the pending protocol error now. */
   failNow(): void {
-    if (this.failTimer !== null) {
-      clearTimeout(this.failTimer);
-      this.failTimer = null;
+    const extras = this.extras;
+    if (extras !== null && extras.failTimer !== null) {
+      clearTimeout(extras.failTimer);
+      extras.failTimer = null;
     }
     this.protocol.failPending();
   }
@@ -1050,7 +1070,7 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
 
   /** @internal */
   handleError(error: Error): void {
-    this.transportError ??= error;
+    this.more.transportError ??= error;
   }
 
   /** @internal */
@@ -1081,8 +1101,11 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
     this.pendingFirst = null;
     this.pendingMore = null;
     this.pendingBytes = 0;
-    if (this.closeTimer !== null) clearTimeout(this.closeTimer);
-    if (this.failTimer !== null) clearTimeout(this.failTimer);
+    const extras = this.extras;
+    if (extras !== null) {
+      if (extras.closeTimer !== null) clearTimeout(extras.closeTimer);
+      if (extras.failTimer !== null) clearTimeout(extras.failTimer);
+    }
     this.codec?.close();
     const error = this.closedError();
     this.keepalive.stop(error);
@@ -1090,8 +1113,12 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
     this.queueValue?.abort(error, error instanceof ConnectionClosedOK);
     this.socket[kConnection] = undefined;
     this.owner?.connectionClosed(this);
-    this.resolveClosed?.(info);
-    this.resolveClosed = null;
+    // Read again: `ws.closed` may have been asked for by what ran since (then already resolved, with closeInfo set).
+    const waiting = this.extras;
+    if (waiting !== null) {
+      waiting.resolveClosed?.(info);
+      waiting.resolveClosed = null;
+    }
     const callbacks = this.callbacks;
     if (callbacks?.close !== undefined) {
       try {
@@ -1104,6 +1131,80 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
 }
 
 function noop(): void {}
+
+/** A connection's limits, callbacks and owner: one object for the connections made with the same. */
+interface ConnectionSettings {
+  readonly maxQueue: number;
+  readonly writeLimit: number;
+  readonly backpressureLimit: number;
+  readonly closeTimeout: number;
+  readonly callbacks: WebSocketHandlers | null;
+  readonly owner: ConnectionOwner | null;
+}
+
+// The settings made last, a few per owner: a server makes its connections with the same options (per route, with
+// callbacks), so a short search finds them without a lookup key built per connection. Kept by owner in a WeakMap, so
+// that a server closed and dropped is not kept alive by its settings.
+const settingsByOwner = new WeakMap<ConnectionOwner, ConnectionSettings[]>();
+const ownerlessSettings: ConnectionSettings[] = [];
+const RECENT_SETTINGS = 8;
+
+/** The settings of `init`, shared with the connections made before with the same (memory per idle connection). */
+function settingsFor(init: ConnectionInit): ConnectionSettings {
+  const maxQueue = init.maxQueue ?? 16;
+  const writeLimit = init.writeLimit ?? 64 * 1024;
+  const backpressureLimit = init.backpressureLimit ?? 16 * 1024 * 1024;
+  const closeTimeout = init.closeTimeout ?? 10_000;
+  const callbacks = init.callbacks ?? null;
+  const owner = init.owner ?? null;
+  let recent = owner === null ? ownerlessSettings : settingsByOwner.get(owner);
+  if (recent === undefined) {
+    recent = [];
+    settingsByOwner.set(owner!, recent);
+  }
+  for (const known of recent) {
+    if (
+      known.callbacks === callbacks &&
+      known.maxQueue === maxQueue &&
+      known.writeLimit === writeLimit &&
+      known.backpressureLimit === backpressureLimit &&
+      known.closeTimeout === closeTimeout
+    ) {
+      return known;
+    }
+  }
+  const settings = Object.freeze({ maxQueue, writeLimit, backpressureLimit, closeTimeout, callbacks, owner });
+  if (recent.unshift(settings) > RECENT_SETTINGS) recent.pop();
+  return settings;
+}
+
+/**
+ * The state of a connection that only some connections need (a close awaited or under way, a drain waited for, a
+ * fragmented message being sent, an error), apart from the connection and made on its first use: every field an
+ * idle connection carries is memory per connection, copied by the young-generation GC while connections are set up.
+ */
+class ConnectionExtras {
+  /** Callback mode: bytes that came with the handshake, parsed once `open` has run. */
+  heldHead: Buffer | null = null;
+  /** The promise `send()` returns while over writeLimit, and its resolve function. */
+  drainWaiter: Promise<void> | null = null;
+  drainResolve: (() => void) | null = null;
+  /** sendNow() returned BACKPRESSURE: `drain` is called when the socket drains. */
+  drainWanted = false;
+  /** An empty write's callback will tell when the socket drained (see watchDrain). */
+  drainWatched = false;
+  /** A fragmented message being sent: later sends wait for it. */
+  fragmenting: Promise<void> | null = null;
+  /** `ws.closed`, made on first use (most connections are never awaited), and its resolve function. */
+  closedPromise: Promise<CloseInfo> | null = null;
+  resolveClosed: ((info: CloseInfo) => void) | null = null;
+  /** The transport's error, or the keepalive timeout: the cause of a ConnectionClosedError. */
+  transportError: Error | null = null;
+  /** Drops the transport if the closing handshake does not end within closeTimeout. */
+  closeTimer: NodeJS.Timeout | null = null;
+  /** Bounds how long a protocol error waits for the reader to handle the messages before it (see onFailurePending). */
+  failTimer: NodeJS.Timeout | null = null;
+}
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
