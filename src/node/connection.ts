@@ -24,6 +24,13 @@ const EMPTY = Buffer.alloc(0);
  * which runs of smaller frames are still copied into buffers of up to this size (see writeRuns).
  */
 const COALESCE_LIMIT = 16 * 1024;
+// Bits of Connection.flags.
+const F_RECEIVING = 1;
+const F_SPILLED = 2;
+const F_FLUSH_SCHEDULED = 4;
+const F_CLOSE_SENT = 8;
+const F_TRANSPORT_CLOSED = 16;
+const F_CLOSE_CALLED = 32;
 /** Reasons reading from the socket is paused: unread messages, or unsent output. */
 const PAUSED_QUEUE = 1;
 const PAUSED_BACKLOG = 2;
@@ -84,8 +91,9 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
   data: unknown = undefined;
   /** @internal The pub/sub hub of the server that accepted this connection (set by the server). */
   hub: Hub | null = null;
-  /** Round-trip time of the last answered ping, in ms (0 until one is answered). */
-  latency = 0;
+  // The last round-trip time in whole microseconds, rounded up: a small integer, where a fractional number of ms would
+  // make V8 box the field in a heap number for every connection (memory per idle connection).
+  private latencyMicros = 0;
   /** @internal Its route's metrics, or null with metrics off: then counting costs this one null check. */
   readonly meter: RouteMeter | null;
 
@@ -97,31 +105,24 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
   private readonly codec: MessageCodec | null;
   /** Limits, callbacks and owner: one object shared by the connections made with the same (see settingsFor). */
   private readonly settings: ConnectionSettings;
-  /** Inside handleData in callback mode: writes are flushed when it returns, not on the next tick. */
-  private receiving = false;
+  /**
+   * The boolean state below as bits of one small integer, not a field each (memory per idle connection: every field
+   * is copied by each young-generation GC while connections are set up).
+   */
+  private flags = 0;
   private readonly keepalive: Keepalive;
   /** Frames written this turn of the event loop, flushed together on the next tick. */
   private pendingFirst: Buffer | null = null;
   private pendingMore: Buffer[] | null = null;
   private pendingBytes = 0;
-  /** This turn's frames were handed to the socket, corked until the next tick (see spillWrites). */
-  private spilled = false;
-  /** A flush of this turn's frames is scheduled (see onWrite). */
-  private flushScheduled = false;
   private pausedBy = 0;
-  /** We sent a Close frame (close()): the socket is read to the peer's Close whatever the queue holds. */
-  private closeSent = false;
   private closeInfo: CloseInfo | null = null;
-  /** The socket emitted 'close'; the connection is closed once input held for the reader is parsed. */
-  private transportClosed = false;
   /** What few connections need (see {@link ConnectionExtras}), made on first use. */
   private extras: ConnectionExtras | null = null;
   private inbound: Promise<void> | null = null;
   private outbound: Promise<void> | null = null;
   /** Bytes of the messages in `outbound`: accepted by send(), not yet handed to the protocol. */
   private outboundBytes = 0;
-  /** close() was called: readyState is CLOSING from then on. */
-  private closeCalled = false;
 
   constructor(socket: Transport, side: Side, init: ConnectionInit = {}) {
     this.side = side;
@@ -187,6 +188,69 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
     const head = extras === null ? null : extras.heldHead;
     if (extras !== null) extras.heldHead = null;
     this.startReading(head);
+  }
+
+  /** Round-trip time of the last answered ping, in ms (0 until one is answered), to the microsecond. */
+  get latency(): number {
+    return this.latencyMicros / 1000;
+  }
+
+  set latency(ms: number) {
+    this.latencyMicros = Math.ceil(ms * 1000);
+  }
+
+  /** Inside handleData in callback mode: writes are flushed when it returns, not on the next tick. */
+  private get receiving(): boolean {
+    return (this.flags & F_RECEIVING) !== 0;
+  }
+
+  private set receiving(value: boolean) {
+    this.flags = value ? this.flags | F_RECEIVING : this.flags & ~F_RECEIVING;
+  }
+
+  /** This turn's frames were handed to the socket, corked until the next tick (see spillWrites). */
+  private get spilled(): boolean {
+    return (this.flags & F_SPILLED) !== 0;
+  }
+
+  private set spilled(value: boolean) {
+    this.flags = value ? this.flags | F_SPILLED : this.flags & ~F_SPILLED;
+  }
+
+  /** A flush of this turn's frames is scheduled (see onWrite). */
+  private get flushScheduled(): boolean {
+    return (this.flags & F_FLUSH_SCHEDULED) !== 0;
+  }
+
+  private set flushScheduled(value: boolean) {
+    this.flags = value ? this.flags | F_FLUSH_SCHEDULED : this.flags & ~F_FLUSH_SCHEDULED;
+  }
+
+  /** We sent a Close frame (close()): the socket is read to the peer's Close whatever the queue holds. */
+  private get closeSent(): boolean {
+    return (this.flags & F_CLOSE_SENT) !== 0;
+  }
+
+  private set closeSent(value: boolean) {
+    this.flags = value ? this.flags | F_CLOSE_SENT : this.flags & ~F_CLOSE_SENT;
+  }
+
+  /** The socket emitted 'close'; the connection is closed once input held for the reader is parsed. */
+  private get transportClosed(): boolean {
+    return (this.flags & F_TRANSPORT_CLOSED) !== 0;
+  }
+
+  private set transportClosed(value: boolean) {
+    this.flags = value ? this.flags | F_TRANSPORT_CLOSED : this.flags & ~F_TRANSPORT_CLOSED;
+  }
+
+  /** close() was called: readyState is CLOSING from then on. */
+  private get closeCalled(): boolean {
+    return (this.flags & F_CLOSE_CALLED) !== 0;
+  }
+
+  private set closeCalled(value: boolean) {
+    this.flags = value ? this.flags | F_CLOSE_CALLED : this.flags & ~F_CLOSE_CALLED;
   }
 
   /** Callback mode's handlers, or null: messages go to the queue. */

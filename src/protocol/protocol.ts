@@ -73,6 +73,17 @@ export const FRAGMENT_BYTES = 16;
 const HEADER = 0;
 const PAYLOAD = 1;
 const EMPTY = Buffer.alloc(0);
+// Bits of Protocol.flags.
+const F_CLOSE_RECEIVED_FIRST = 1;
+const F_INPUT_DONE = 2;
+const F_INPUT_PAUSED = 4;
+const F_EOF_PENDING = 8;
+const F_END_REQUESTED = 16;
+const F_FIN = 32;
+const F_RSV1 = 64;
+const F_MASKED = 128;
+const F_MESSAGE_COMPRESSED = 256;
+const F_VALIDATING_TEXT = 512;
 /** Below this size a server frame is sent as one buffer (copy) rather than header + payload. */
 const COPY_THRESHOLD = 1024;
 
@@ -92,8 +103,6 @@ export class Protocol {
   closeReceived: ClosePayload | null = null;
   /** The close frame sent, if any. */
   closeSent: ClosePayload | null = null;
-  /** Whether the peer's close frame arrived before ours was sent. */
-  closeReceivedFirst = false;
   /** The protocol error this connection was failed with, if any. */
   failure: ProtocolError | null = null;
   /** With `deferFailure`: the error found in received data, not yet acted on (see {@link failPending}). */
@@ -103,34 +112,31 @@ export class Protocol {
   /** Limits and negotiated features, shared by the connections made with the same options. */
   private readonly settings: ProtocolSettings;
   private readonly maskKeys: MaskKeySource | null;
+  /**
+   * The boolean state below as bits of one small integer, not a field each (memory per idle connection: the
+   * protocol object of every connection, copied by each young-generation GC while connections are set up).
+   */
+  private flags = 0;
 
-  private inputDone = false;
-  /** Parsing is paused (see {@link pauseInput}); `held` is what was received and not parsed yet. */
-  private inputPaused = false;
+  /** What was received while parsing was paused (see {@link pauseInput}), not parsed yet. */
   private held: Buffer[] | null = null;
-  /** The transport's EOF came while input was held: it takes effect once that input is parsed. */
-  private eofPending = false;
-  /** `onEnd` was called: the transport is being closed. */
-  private endRequested = false;
   private parseState = HEADER;
   // Allocated on first use: most connections never see a header split across chunks,
   // a fragmented message or a payload in pieces (memory per idle connection).
   private headerBuffer: Buffer | null = null;
   private headerHave = 0;
-  private fin = false;
   private opcode = 0;
-  private rsv1 = false;
-  private masked = false;
-  /** The frame's masking key, big-endian (copied into a shared scratch array to unmask). */
+  /**
+   * The frame's masking key, big-endian, as a signed 32-bit integer (copied into a shared scratch array to unmask):
+   * unsigned, keys of 2^31 and up would not be small integers, and V8 would box the field in a heap number.
+   */
   private maskWord = 0;
   private payloadLength = 0;
   private payloadReceived = 0;
   private frameParts: ByteAccumulator | null = null;
 
   private messageOpcode = 0;
-  private messageCompressed = false;
   private messageFragments = 0;
-  private validatingText = false;
   private messageParts: ByteAccumulator | null = null;
   private utf8Validator: Utf8Validator | null = null;
   /** TEXT or BINARY while the frames of a fragmented message are being sent, 0 between messages. */
@@ -142,6 +148,96 @@ export class Protocol {
     this.settings = settingsFor(options);
     // RFC 6455 §5.1: clients MUST mask every frame, servers MUST NOT (a server has no mask keys: see parseHeader).
     this.maskKeys = side === 'client' ? new MaskKeySource() : null;
+  }
+
+  /** Whether the peer's close frame arrived before ours was sent. */
+  get closeReceivedFirst(): boolean {
+    return (this.flags & F_CLOSE_RECEIVED_FIRST) !== 0;
+  }
+
+  set closeReceivedFirst(value: boolean) {
+    this.flags = value ? this.flags | F_CLOSE_RECEIVED_FIRST : this.flags & ~F_CLOSE_RECEIVED_FIRST;
+  }
+
+  /** Nothing more is parsed: a close frame arrived, the transport ended, or the connection failed. */
+  private get inputDone(): boolean {
+    return (this.flags & F_INPUT_DONE) !== 0;
+  }
+
+  private set inputDone(value: boolean) {
+    this.flags = value ? this.flags | F_INPUT_DONE : this.flags & ~F_INPUT_DONE;
+  }
+
+  /** Parsing is paused (see {@link pauseInput}); `held` is what was received and not parsed yet. */
+  private get inputPaused(): boolean {
+    return (this.flags & F_INPUT_PAUSED) !== 0;
+  }
+
+  private set inputPaused(value: boolean) {
+    this.flags = value ? this.flags | F_INPUT_PAUSED : this.flags & ~F_INPUT_PAUSED;
+  }
+
+  /** The transport's EOF came while input was held: it takes effect once that input is parsed. */
+  private get eofPending(): boolean {
+    return (this.flags & F_EOF_PENDING) !== 0;
+  }
+
+  private set eofPending(value: boolean) {
+    this.flags = value ? this.flags | F_EOF_PENDING : this.flags & ~F_EOF_PENDING;
+  }
+
+  /** `onEnd` was called: the transport is being closed. */
+  private get endRequested(): boolean {
+    return (this.flags & F_END_REQUESTED) !== 0;
+  }
+
+  private set endRequested(value: boolean) {
+    this.flags = value ? this.flags | F_END_REQUESTED : this.flags & ~F_END_REQUESTED;
+  }
+
+  /** The FIN bit of the frame being parsed. */
+  private get fin(): boolean {
+    return (this.flags & F_FIN) !== 0;
+  }
+
+  private set fin(value: boolean) {
+    this.flags = value ? this.flags | F_FIN : this.flags & ~F_FIN;
+  }
+
+  /** The RSV1 bit of the frame being parsed. */
+  private get rsv1(): boolean {
+    return (this.flags & F_RSV1) !== 0;
+  }
+
+  private set rsv1(value: boolean) {
+    this.flags = value ? this.flags | F_RSV1 : this.flags & ~F_RSV1;
+  }
+
+  /** Whether the frame being parsed is masked. */
+  private get masked(): boolean {
+    return (this.flags & F_MASKED) !== 0;
+  }
+
+  private set masked(value: boolean) {
+    this.flags = value ? this.flags | F_MASKED : this.flags & ~F_MASKED;
+  }
+
+  /** The message being received in fragments is compressed. */
+  private get messageCompressed(): boolean {
+    return (this.flags & F_MESSAGE_COMPRESSED) !== 0;
+  }
+
+  private set messageCompressed(value: boolean) {
+    this.flags = value ? this.flags | F_MESSAGE_COMPRESSED : this.flags & ~F_MESSAGE_COMPRESSED;
+  }
+
+  /** The frame being parsed is text checked as UTF-8 as it arrives. */
+  private get validatingText(): boolean {
+    return (this.flags & F_VALIDATING_TEXT) !== 0;
+  }
+
+  private set validatingText(value: boolean) {
+    this.flags = value ? this.flags | F_VALIDATING_TEXT : this.flags & ~F_VALIDATING_TEXT;
   }
 
   private get utf8(): Utf8Validator {
@@ -369,7 +465,7 @@ export class Protocol {
     }
     if (masked) {
       const next = at + (lengthCode < 126 ? 2 : lengthCode === 126 ? 4 : 10);
-      this.maskWord = ((header[next]! << 24) | (header[next + 1]! << 16) | (header[next + 2]! << 8) | header[next + 3]!) >>> 0;
+      this.maskWord = (header[next]! << 24) | (header[next + 1]! << 16) | (header[next + 2]! << 8) | header[next + 3]!;
     }
 
     if (opcode < 8) {
