@@ -689,6 +689,11 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
     }
   }
 
+  /** @internal The async handler running this connection failed: handled as a failed callback (see callbackFailed). */
+  handlerFailed(error: unknown): void {
+    this.callbackFailed(error);
+  }
+
   /** A callback threw or rejected: the server logs it and closes with 1011 (a connection without one fails). */
   private callbackFailed(error: unknown): void {
     if (this.owner !== null) this.owner.callbackFailed(this, error);

@@ -684,11 +684,9 @@ export class Server implements ConnectionOwner {
       this.handlerFailed(ws, error);
       return;
     }
-    // A native promise is used as is; anything else (undefined, another library's thenable) is adopted.
-    Promise.resolve(result).then(
-      () => closeNormally(ws),
-      (error: unknown) => this.handlerFailed(ws, error),
-    );
+    // A native promise is used as is; anything else (undefined, another library's thenable) is adopted. Its reactions
+    // are shared functions bound to the connection, not two closures and their scope (memory per idle connection).
+    Promise.resolve(result).then(onHandlerReturned.bind(ws), onHandlerFailed.bind(ws));
   }
 
   /** @internal A callback of `ws` threw or rejected: the same as a failed handler (logged, closed with 1011). */
@@ -728,8 +726,14 @@ const EMPTY = Buffer.alloc(0);
 const kEstablished = Symbol('wskit.established');
 type StreamState = http2.ServerHttp2Stream & { [kEstablished]?: boolean };
 
-function closeNormally(ws: Connection): void {
-  ws.close(1000).catch(noop);
+/** The handler of the connection `this` returned: it is closed normally (1000). */
+function onHandlerReturned(this: Connection): void {
+  this.close(1000).catch(noop);
+}
+
+/** The handler of the connection `this` failed: reported to its server (logged, closed with 1011). */
+function onHandlerFailed(this: Connection, error: unknown): void {
+  this.handlerFailed(error);
 }
 
 function noop(): void {}
