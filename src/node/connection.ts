@@ -7,6 +7,7 @@ import type { Hub } from './hub.js';
 import type { BroadcastData, BroadcastResult } from './broadcast.js';
 import type { RouteMeter } from '../metrics/route-meter.js';
 import { SendStatus, type WebSocketHandlers } from './callbacks.js';
+import { onTransportEnd } from './end-listener.js';
 import { Keepalive, type KeepaliveHost } from './keepalive.js';
 import type { MessageCodec } from './message-codec.js';
 import type { Transport } from './transport.js';
@@ -148,7 +149,7 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
 
     this.socket[kConnection] = this;
     this.socket.on('data', onSocketData);
-    this.socket.on('end', onSocketEnd);
+    onTransportEnd(this.socket, onSocketEnd);
     this.socket.on('close', onSocketClose);
     this.socket.on('error', onSocketError);
     this.socket.on('drain', onSocketDrain);

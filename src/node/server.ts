@@ -39,6 +39,7 @@ import type { MetricsSnapshot } from '../metrics/families.js';
 import type { MetricsOption, MetricsRequestHandler } from '../metrics/http.js';
 import type { MetricsSource, RefusalReason, ServerMetrics } from '../metrics/server-metrics.js';
 import { observabilityFor, type Observability, type ServerLogger } from './observability.js';
+import { takePeerAddress } from './peer-address.js';
 import { IncomingRequest } from './request-info.js';
 import {
   Http2StreamCount,
@@ -552,7 +553,9 @@ export class Server implements ConnectionOwner {
     let target: RequestTarget;
     try {
       target = splitTarget(head.target);
-      request = new IncomingRequest(target.path, head.target, head.headers, peer.remoteAddress, h2 === null ? '1.1' : '2', h2 === null ? undefined : (socket as http2.ServerHttp2Stream).id);
+      // An HTTP/2 stream's peer is its session's socket, shared by its streams: only a socket of its own forgets it.
+      const address = h2 === null ? takePeerAddress(peer) : peer.remoteAddress;
+      request = new IncomingRequest(target.path, head.target, head.headers, address, h2 === null ? '1.1' : '2', h2 === null ? undefined : (socket as http2.ServerHttp2Stream).id);
     } catch (error) {
       this.upgradeFailed(socket, error);
       return;
