@@ -637,6 +637,10 @@ export class Server implements ConnectionOwner {
       const guard = SessionGuard.of((socket as http2.ServerHttp2Stream).session);
       if (guard !== undefined) guard.open++;
     }
+    // No processRequest hook, router or subprotocol chooser was given the request: nothing can hold its headers.
+    if (options.processRequest === undefined && options.route === undefined && typeof options.subprotocols !== 'function') {
+      request.keepHeadersAsText();
+    }
     const handler = route?.handler ?? this.handler;
     const callbacks = isCallbackHandlers(handler) ? handler : null;
     // The connection's settings, not a spread of every server option (a large object per handshake).

@@ -67,4 +67,45 @@ describe("a connection's socket", () => {
       await server.close();
     }
   });
+
+  it('makes ws.request from the head it kept on first read, as the handshake saw it', async () => {
+    let opened!: (ws: Connection) => void;
+    const open = new Promise<Connection>((resolve) => (opened = resolve));
+    const server = await startServer({ open: (ws) => opened(ws) });
+    try {
+      const client = await connect(`ws://127.0.0.1:${server.address()!.port}/chat/room?id=7&x=a%20b`, { headers: { 'X-Token': 'abc' } });
+      const ws = await within(open, 5000, 'open');
+      await client.close();
+      await within(ws.closed, 5000, 'the connection closed');
+      const request = ws.request!;
+      assert.equal(request, ws.request, 'made once');
+      assert.equal(request.path, '/chat/room');
+      assert.equal(request.target, '/chat/room?id=7&x=a%20b');
+      assert.equal(request.query.get('x'), 'a b');
+      assert.equal(ws.query.get('id'), '7');
+      assert.equal(request.headers.get('x-token'), 'abc');
+      assert.equal(request.headers.get('sec-websocket-version'), '13');
+      assert.equal(request.httpVersion, '1.1');
+      assert.equal(request.streamId, undefined);
+      assert.equal(request.remoteAddress, '127.0.0.1');
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('keeps the very request a processRequest hook was given', async () => {
+    let hooked: unknown;
+    let opened!: (ws: Connection) => void;
+    const open = new Promise<Connection>((resolve) => (opened = resolve));
+    const server = await startServer({ open: (ws) => opened(ws) }, { processRequest: (request) => void (hooked = request) });
+    try {
+      const client = await connect(`ws://127.0.0.1:${server.address()!.port}/a?b=c`);
+      const ws = await within(open, 5000, 'open');
+      assert.equal(ws.request, hooked);
+      assert.equal(ws.request!.path, '/a');
+      await client.close();
+    } finally {
+      await server.close();
+    }
+  });
 });
