@@ -984,7 +984,12 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
   }
 
   /** @internal */
-  onMessage(data: Buffer, binary: boolean, compressed: boolean): void {
+  onText(text: string, size: number): void {
+    this.onMessage(text, false, false, size);
+  }
+
+  /** @internal `data` is a string when the protocol decoded it ({@link onText}); `size` its length in bytes. */
+  onMessage(data: Buffer | string, binary: boolean, compressed: boolean, size = data.length): void {
     // After our Close the application reads at most a full queue (messages decompressing included); the rest is read
     // only to reach the peer's Close, as browsers discard every message once close() is called (WHATWG HTML §9.3.4).
     if (this.closeSent && this.queueValue !== null && this.queueValue.isFull) return;
@@ -992,14 +997,13 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
       // Callback mode hands on no message once close() was called (a failed callback included), as Bun and browsers.
       if (this.closeCalled) return;
       if (!compressed && this.inbound === null) {
-        if (this.meter !== null) this.meter.received(binary, data.length);
-        // toString() without arguments is Node's direct path to UTF-8 decoding.
-        this.deliver(binary ? data : data.toString(), binary, false);
+        if (this.meter !== null) this.meter.received(binary, size);
+        this.deliver(data, binary, false);
         return;
       }
     } else if (!compressed && this.inbound === null) {
-      if (this.meter !== null) this.meter.received(binary, data.length);
-      this.queue.push(binary ? data : data.toString('utf8'));
+      if (this.meter !== null) this.meter.received(binary, size);
+      this.queue.push(data);
       return;
     }
     // Decoding is asynchronous; later messages wait for it so order is kept. A message counts toward maxQueue from
@@ -1007,7 +1011,7 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
     // reading stops, instead of a decompression job (and the bytes it holds) queuing per message without bound.
     this.queue.expect();
     const step = async (): Promise<void> => {
-      const message = await this.decode(data, binary, compressed);
+      const message = await this.decode(data, binary, compressed, size);
       if (message === null || (this.callbacks !== null && this.closeCalled)) this.queue.abandon();
       else if (this.callbacks !== null) this.deliver(message, binary, true);
       else this.queue.push(message, true);
@@ -1054,7 +1058,11 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
   }
 
   /** A received message decompressed (if it was) and checked, or null if the connection failed instead. */
-  private async decode(data: Buffer, binary: boolean, compressed: boolean): Promise<Message | null> {
+  private async decode(data: Buffer | string, binary: boolean, compressed: boolean, size: number): Promise<Message | null> {
+    if (typeof data === 'string') {
+      this.meter?.received(false, size);
+      return data;
+    }
     let bytes = data;
     if (compressed) {
       const codec = this.codec;

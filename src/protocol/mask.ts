@@ -75,3 +75,35 @@ export function applyMask(data: Uint8Array, mask: Uint8Array, phase = 0): void {
   for (; i < length; i++) data[i] ^= mask[(phase + i) & 3]!;
 }
 
+
+/**
+ * Unmasks `data[start, end)` in place with the key `maskWord` (its first byte in the top 8 bits; 0 leaves the bytes
+ * as they are) and returns the OR of the bytes it leaves: under 0x80 means they are all ASCII. For short text, the
+ * one pass that unmasks also shows whether the text is ASCII, which is valid UTF-8 (RFC 6455 §8.1) with no further
+ * check; working on offsets into the received chunk, it makes no view of the payload either.
+ */
+export function unmaskRangeOr(data: Uint8Array, start: number, end: number, maskWord: number): number {
+  const m0 = maskWord >>> 24;
+  const m1 = (maskWord >>> 16) & 0xff;
+  const m2 = (maskWord >>> 8) & 0xff;
+  const m3 = maskWord & 0xff;
+  let bits = 0;
+  let i = start;
+  const wordsEnd = start + ((end - start) & ~3);
+  for (; i < wordsEnd; i += 4) {
+    const b0 = data[i]! ^ m0;
+    const b1 = data[i + 1]! ^ m1;
+    const b2 = data[i + 2]! ^ m2;
+    const b3 = data[i + 3]! ^ m3;
+    data[i] = b0;
+    data[i + 1] = b1;
+    data[i + 2] = b2;
+    data[i + 3] = b3;
+    bits |= b0 | b1 | b2 | b3;
+  }
+  // At most three bytes are left, at key phases 0, 1 and 2.
+  if (i < end) bits |= data[i] = data[i]! ^ m0;
+  if (++i < end) bits |= data[i] = data[i]! ^ m1;
+  if (++i < end) bits |= data[i] = data[i]! ^ m2;
+  return bits;
+}

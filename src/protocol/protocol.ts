@@ -2,9 +2,9 @@ import { ByteAccumulator } from './byte-accumulator.js';
 import { parseClosePayload, serializeClosePayload, type ClosePayload } from './close.js';
 import { appendFrame, batchedBytes, beginBatch, endBatch, takeBatch } from './frame-batch.js';
 import { encodeFrame, frameHeaderLength, frameHeaderSize, MaskKeySource, readPayloadLength, writeFrameHeader } from './frame.js';
-import { applyMask } from './mask.js';
+import { applyMask, unmaskRangeOr } from './mask.js';
 import { Opcode } from './opcodes.js';
-import { isValidUtf8, Utf8Validator } from './utf8.js';
+import { decodeAscii, decodeUtf8, isValidUtf8, Utf8Validator } from './utf8.js';
 import { InvalidState, PayloadTooBig, ProtocolError } from '../errors.js';
 
 /** Which end of the connection this is. Clients mask their frames; servers must not. */
@@ -20,10 +20,12 @@ export interface ProtocolHandler {
   /** Bytes to write to the transport, in order. */
   onWrite(data: Buffer): void;
   /**
-   * A complete message. Text has been validated as UTF-8 unless `compressed`: a compressed message is inflated by
-   * the I/O layer and handed back to {@link Protocol.acceptInflated}, which checks it.
+   * A complete binary message, or a compressed one (text or binary): a compressed message is inflated by the I/O
+   * layer and handed back to {@link Protocol.acceptInflated}, which checks its text.
    */
   onMessage(data: Buffer, binary: boolean, compressed: boolean): void;
+  /** A complete uncompressed text message, validated as UTF-8 and decoded; `size` is its length in bytes. */
+  onText(text: string, size: number): void;
   /** A ping arrived (the pong is already written). */
   onPing(payload: Buffer): void;
   /** A pong arrived. */
@@ -72,6 +74,11 @@ export const FRAGMENT_BYTES = 16;
 
 const HEADER = 0;
 const PAYLOAD = 1;
+/**
+ * Single-frame text shorter than this is unmasked and checked for ASCII in one pass over the received chunk; longer
+ * text goes through the word-wise (or SIMD) unmask and the native UTF-8 check, which are faster per byte.
+ */
+const SHORT_TEXT = 256;
 const EMPTY = Buffer.alloc(0);
 // Bits of Protocol.flags.
 const F_CLOSE_RECEIVED_FIRST = 1;
@@ -336,10 +343,21 @@ export class Protocol {
       const remaining = this.payloadLength - this.payloadReceived;
       const available = length - pos;
       if (this.payloadReceived === 0 && available >= remaining) {
-        const payload = chunk.subarray(pos, pos + remaining);
+        const start = pos;
         pos += remaining;
-        if (this.masked) applyMask(payload, maskKeyOf(this.maskWord), 0);
         this.parseState = HEADER;
+        if (remaining < SHORT_TEXT && this.opcode === Opcode.TEXT && this.fin && !this.rsv1) {
+          // The chat-sized message: ASCII text needs no UTF-8 check (§8.1) and decodes a byte per character, from
+          // where it lies in the chunk.
+          if (unmaskRangeOr(chunk, start, pos, this.masked ? this.maskWord : 0) < 0x80) {
+            this.handler.onText(decodeAscii(chunk, start, pos), remaining);
+            continue;
+          }
+          this.frameComplete(chunk.subarray(start, pos), true);
+          continue;
+        }
+        const payload = chunk.subarray(start, pos);
+        if (this.masked) applyMask(payload, maskKeyOf(this.maskWord), 0);
         this.frameComplete(payload, true);
       } else {
         const take = available < remaining ? available : remaining;
@@ -508,9 +526,13 @@ export class Protocol {
       return;
     }
     if (opcode !== Opcode.CONTINUATION && this.fin) {
-      // A single-frame message: the common case, delivered as a view with no copy. §8.1: its text is UTF-8.
-      if (this.validatingText && (whole ? !isValidUtf8(payload) : !this.utf8.end())) {
-        this.failInput(1007, 'invalid UTF-8 in text message');
+      // A single-frame message: the common case, binary delivered as a view with no copy. §8.1: its text is UTF-8.
+      if (this.validatingText) {
+        if (whole ? !isValidUtf8(payload) : !this.utf8.end()) {
+          this.failInput(1007, 'invalid UTF-8 in text message');
+          return;
+        }
+        this.handler.onText(decodeUtf8(payload, 0, payload.length), payload.length);
         return;
       }
       this.handler.onMessage(payload, opcode === Opcode.BINARY, this.rsv1);
@@ -536,7 +558,9 @@ export class Protocol {
     this.messageOpcode = 0;
     this.messageCompressed = false;
     this.messageFragments = 0;
-    this.handler.onMessage(this.messageParts?.take() ?? EMPTY, binary, compressed);
+    const message = this.messageParts?.take() ?? EMPTY;
+    if (binary || compressed) this.handler.onMessage(message, binary, compressed);
+    else this.handler.onText(decodeUtf8(message, 0, message.length), message.length);
   }
 
   private controlFrame(opcode: number, payload: Buffer): void {

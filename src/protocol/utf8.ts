@@ -59,6 +59,19 @@ export function isValidUtf8(data: Uint8Array): boolean {
   return isUtf8(data);
 }
 
+/** Node's Buffer methods that decode a range with no argument handling (what `toString` itself calls). */
+type RangeDecoder = Buffer & { utf8Slice(start: number, end: number): string; latin1Slice(start: number, end: number): string };
+
+/** Decodes `data[start, end)`, already known to be valid UTF-8, to a string. */
+export function decodeUtf8(data: Buffer, start: number, end: number): string {
+  return (data as RangeDecoder).utf8Slice(start, end);
+}
+
+/** Decodes `data[start, end)`, known to be ASCII, to a string: one byte per character, no UTF-8 decoder. */
+export function decodeAscii(data: Buffer, start: number, end: number): string {
+  return (data as RangeDecoder).latin1Slice(start, end);
+}
+
 /** Length of the sequence a lead byte starts; 1 for bytes that cannot start one (isUtf8 rejects them). */
 function sequenceLength(lead: number): number {
   if (lead < 0xc2) return 1;

@@ -142,6 +142,7 @@ function predict(stream: Buffer): { code: number | null; echoes: number } {
   const handler: ProtocolHandler = {
     onWrite: () => undefined,
     onMessage: () => void echoes++,
+    onText: () => void echoes++,
     onPing: () => undefined,
     onPong: () => undefined,
     onCloseFrame: () => undefined,
@@ -191,6 +192,7 @@ function observe(reply: Buffer, compressed = false): { status: number | null; co
   const decoder = new Protocol('client', {
     onWrite: () => undefined,
     onMessage: () => void echoes++,
+    onText: () => void echoes++,
     onPing: () => undefined,
     onPong: () => undefined,
     onCloseFrame: (close) => (code = close.code),

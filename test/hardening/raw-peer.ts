@@ -73,6 +73,7 @@ function recordingDecoder(side: 'client' | 'server'): Decoded {
   const handler: ProtocolHandler = {
     onWrite: () => undefined,
     onMessage: (data, binary) => messages.push(binary ? Buffer.from(data) : data.toString()),
+    onText: (text) => messages.push(text),
     onPing: () => undefined,
     onPong: () => undefined,
     onCloseFrame: (payload) => closes.push(payload),

@@ -20,12 +20,18 @@ export type RecordedEvent =
 export class Recorder implements ProtocolHandler {
   readonly events: RecordedEvent[] = [];
   readonly writes: Buffer[] = [];
+  /** Each {@link onText} call as it came (the text is also recorded as a message, as its UTF-8 bytes). */
+  readonly texts: Array<{ text: string; size: number }> = [];
 
   onWrite(data: Buffer): void {
     this.writes.push(Buffer.from(data));
   }
   onMessage(data: Buffer, binary: boolean, compressed: boolean): void {
     this.events.push({ type: 'message', data: Buffer.from(data), binary, compressed });
+  }
+  onText(text: string, size: number): void {
+    this.texts.push({ text, size });
+    this.onMessage(Buffer.from(text, 'utf8'), false, false);
   }
   onPing(payload: Buffer): void {
     this.events.push({ type: 'ping', payload: Buffer.from(payload) });

@@ -67,6 +67,7 @@ async function rawDeflateClient(port: number): Promise<{ socket: net.Socket; mes
   const decoder = new Protocol('client', {
     onWrite: () => undefined,
     onMessage: (data, binary, compressed) => messages.push({ data: Buffer.from(data), binary, compressed }),
+    onText: (text) => messages.push({ data: Buffer.from(text, 'utf8'), binary: false, compressed: false }),
     onPing: () => undefined,
     onPong: () => undefined,
     onCloseFrame: () => undefined,
