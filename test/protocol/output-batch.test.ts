@@ -14,7 +14,7 @@ import { open } from './recorder.js';
 type Sent = { kind: 'text'; data: string } | { kind: 'binary'; data: Uint8Array } | { kind: 'ping'; data: Uint8Array };
 
 const sent = fc.oneof(
-  fc.record({ kind: fc.constant('text' as const), data: fc.oneof(fc.string({ maxLength: 60 }), fc.string({ unit: 'grapheme', maxLength: 200 }), fc.string({ minLength: 100, maxLength: 1500 })) }),
+  fc.record({ kind: fc.constant('text' as const), data: fc.oneof(fc.string({ maxLength: 60 }), fc.string({ unit: 'grapheme', maxLength: 200 }), fc.string({ unit: fc.constantFrom('a', 'é', '✓', '😀'), minLength: 38, maxLength: 130 }), fc.string({ minLength: 100, maxLength: 1500 })) }),
   fc.record({ kind: fc.constant('binary' as const), data: fc.oneof(fc.uint8Array({ maxLength: 200 }), fc.uint8Array({ minLength: 900, maxLength: 3000 })) }),
   fc.record({ kind: fc.constant('ping' as const), data: fc.uint8Array({ maxLength: 125 }) }),
 );
