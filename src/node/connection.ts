@@ -8,7 +8,7 @@ import type { BroadcastData, BroadcastResult } from './broadcast.js';
 import type { RouteMeter } from '../metrics/route-meter.js';
 import { SendStatus, type WebSocketHandlers } from './callbacks.js';
 import { onTransportEnd } from './end-listener.js';
-import { Keepalive, type KeepaliveHost } from './keepalive.js';
+import { receivePong, sendPing, startKeepalive, stopKeepalive, type KeepaliveEntry, type PendingPing } from './keepalive.js';
 import type { MessageCodec } from './message-codec.js';
 import type { Transport } from './transport.js';
 import { MessageQueue } from './message-queue.js';
@@ -32,6 +32,9 @@ const F_FLUSH_SCHEDULED = 4;
 const F_CLOSE_SENT = 8;
 const F_TRANSPORT_CLOSED = 16;
 const F_CLOSE_CALLED = 32;
+/** Two bits of Connection.flags: the keepalive's state (see KeepaliveEntry.keepaliveState). */
+const KEEPALIVE_SHIFT = 6;
+const KEEPALIVE_BITS = 3 << KEEPALIVE_SHIFT;
 /** Reasons reading from the socket is paused: unread messages, or unsent output. */
 const PAUSED_QUEUE = 1;
 const PAUSED_BACKLOG = 2;
@@ -77,7 +80,7 @@ const DONE: IteratorResult<Message> = Object.freeze({ value: undefined, done: tr
  * here. Writes made in one turn of the event loop go out together, so a
  * burst of sends costs one system call.
  */
-export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable<Message> {
+export class Connection implements ProtocolHandler, KeepaliveEntry, AsyncIterable<Message> {
   /** Which end of the connection this is. */
   readonly side: Side;
   /** The subprotocol agreed during the handshake, or null. */
@@ -111,7 +114,16 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
    * is copied by each young-generation GC while connections are set up).
    */
   private flags = 0;
-  private readonly keepalive: Keepalive;
+  // Keepalive in the connection's own fields (see KeepaliveEntry), not an object of its own (memory per idle
+  // connection); its state is two bits of `flags`, its limits in `settings`, its application pings in `extras`.
+  /** @internal */
+  keepaliveTag = -1;
+  /** @internal */
+  keepaliveDue = 0;
+  /** @internal */
+  keepalivePrev: KeepaliveEntry | null = null;
+  /** @internal */
+  keepaliveNext: KeepaliveEntry | null = null;
   /** Frames written this turn of the event loop, flushed together on the next tick. */
   private pendingFirst: Buffer | null = null;
   private pendingMore: Buffer[] | null = null;
@@ -133,11 +145,6 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
     this.request = init.request;
     this.codec = init.codec ?? null;
     this.settings = settingsFor(init);
-    this.keepalive = new Keepalive(
-      this,
-      init.pingInterval === undefined ? 20_000 : init.pingInterval,
-      init.pingTimeout === undefined ? 20_000 : init.pingTimeout,
-    );
     this.protocol = new Protocol(side, this, {
       maxMessageSize: init.maxMessageSize,
       maxFragments: init.maxFragments,
@@ -154,7 +161,7 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
     this.socket.on('error', onSocketError);
     this.socket.on('drain', onSocketDrain);
     this.socket.setNoDelay?.(true);
-    this.keepalive.start();
+    startKeepalive(this);
     if (this.callbacks !== null) {
       // No message may reach `message` before `open` has run: reading starts in startCallbacks().
       if (init.head !== undefined && init.head.length > 0) this.more.heldHead = init.head;
@@ -252,6 +259,34 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
 
   private set closeCalled(value: boolean) {
     this.flags = value ? this.flags | F_CLOSE_CALLED : this.flags & ~F_CLOSE_CALLED;
+  }
+
+  /** @internal The keepalive's state (see KeepaliveEntry). */
+  get keepaliveState(): number {
+    return (this.flags & KEEPALIVE_BITS) >> KEEPALIVE_SHIFT;
+  }
+
+  set keepaliveState(state: number) {
+    this.flags = (this.flags & ~KEEPALIVE_BITS) | (state << KEEPALIVE_SHIFT);
+  }
+
+  /** @internal Application pings waiting for their pongs (see KeepaliveEntry), kept in {@link extras}. */
+  get keepalivePings(): PendingPing[] | null {
+    return this.extras === null ? null : this.extras.pings;
+  }
+
+  set keepalivePings(pings: PendingPing[] | null) {
+    if (pings !== null || this.extras !== null) this.more.pings = pings;
+  }
+
+  /** @internal */
+  get keepaliveInterval(): number | null {
+    return this.settings.pingInterval;
+  }
+
+  /** @internal */
+  get keepaliveTimeout(): number | null {
+    return this.settings.pingTimeout;
   }
 
   /** Callback mode's handlers, or null: messages go to the queue. */
@@ -744,7 +779,7 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
       payload = controlPayload('ping', data);
     }
     if (payload instanceof TypeError) return quietly(Promise.reject(payload));
-    return quietly(this.keepalive.ping(payload));
+    return quietly(sendPing(this, payload));
   }
 
   /** Sends an unsolicited pong (a one-way heartbeat). */
@@ -1089,7 +1124,7 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
 
   /** @internal */
   onPong(payload: Buffer): void {
-    const rtt = this.keepalive.pong(payload);
+    const rtt = receivePong(this, payload);
     if (rtt < 0) return;
     this.latency = rtt;
     this.meter?.rtt.observe(rtt / 1000);
@@ -1186,7 +1221,7 @@ export class Connection implements ProtocolHandler, KeepaliveHost, AsyncIterable
     }
     this.codec?.close();
     const error = this.closedError();
-    this.keepalive.stop(error);
+    stopKeepalive(this, error);
     this.handleDrain();
     this.queueValue?.abort(error, error instanceof ConnectionClosedOK);
     this.socket[kConnection] = undefined;
@@ -1216,6 +1251,8 @@ interface ConnectionSettings {
   readonly writeLimit: number;
   readonly backpressureLimit: number;
   readonly closeTimeout: number;
+  readonly pingInterval: number | null;
+  readonly pingTimeout: number | null;
   readonly callbacks: WebSocketHandlers | null;
   readonly owner: ConnectionOwner | null;
 }
@@ -1233,6 +1270,8 @@ function settingsFor(init: ConnectionInit): ConnectionSettings {
   const writeLimit = init.writeLimit ?? 64 * 1024;
   const backpressureLimit = init.backpressureLimit ?? 16 * 1024 * 1024;
   const closeTimeout = init.closeTimeout ?? 10_000;
+  const pingInterval = init.pingInterval === undefined ? 20_000 : init.pingInterval;
+  const pingTimeout = init.pingTimeout === undefined ? 20_000 : init.pingTimeout;
   const callbacks = init.callbacks ?? null;
   const owner = init.owner ?? null;
   let recent = owner === null ? ownerlessSettings : settingsByOwner.get(owner);
@@ -1246,12 +1285,14 @@ function settingsFor(init: ConnectionInit): ConnectionSettings {
       known.maxQueue === maxQueue &&
       known.writeLimit === writeLimit &&
       known.backpressureLimit === backpressureLimit &&
-      known.closeTimeout === closeTimeout
+      known.closeTimeout === closeTimeout &&
+      known.pingInterval === pingInterval &&
+      known.pingTimeout === pingTimeout
     ) {
       return known;
     }
   }
-  const settings = Object.freeze({ maxQueue, writeLimit, backpressureLimit, closeTimeout, callbacks, owner });
+  const settings = Object.freeze({ maxQueue, writeLimit, backpressureLimit, closeTimeout, pingInterval, pingTimeout, callbacks, owner });
   if (recent.unshift(settings) > RECENT_SETTINGS) recent.pop();
   return settings;
 }
@@ -1282,6 +1323,8 @@ class ConnectionExtras {
   closeTimer: NodeJS.Timeout | null = null;
   /** Bounds how long a protocol error waits for the reader to handle the messages before it (see onFailurePending). */
   failTimer: NodeJS.Timeout | null = null;
+  /** `ws.ping()`s waiting for their pongs, oldest first (see KeepaliveEntry.keepalivePings). */
+  pings: PendingPing[] | null = null;
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {

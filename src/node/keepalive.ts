@@ -15,8 +15,8 @@ export interface KeepaliveHost {
   keepaliveTimedOut(): void;
 }
 
-/** An application's ping (`ws.ping()`) waiting for its pong. The keepalive loop's own ping is no object. */
-interface PendingPing {
+/** @internal An application's ping (`ws.ping()`) waiting for its pong. The keepalive loop's own ping is no object. */
+export interface PendingPing {
   payload: Buffer;
   sentAt: number;
   resolve: (rtt: number) => void;
@@ -74,165 +74,241 @@ function carriesTag(payload: Buffer, tag: number): boolean {
 }
 
 /**
- * Ping/pong tracking of one connection: `ping()` promises answered by pongs,
- * and the keepalive loop (a ping every `interval` ms, the connection dropped
- * when its pong takes longer than `timeout` ms).
+ * @internal One connection's ping/pong state, kept in the connection's own fields (memory per idle connection: an
+ * object of its own cost 104 bytes): `ping()` promises answered by pongs, and the keepalive loop (a ping every
+ * `keepaliveInterval` ms, the connection dropped when its pong takes longer than `keepaliveTimeout` ms). The functions
+ * below ({@link startKeepalive}, {@link sendPing}, {@link receivePong}, {@link stopKeepalive}) are its methods.
  *
- * The loop's waits are entries in shared {@link TimerList}s, not a timer per
- * connection: an idle connection costs a few fields instead of a Timeout
- * object, its arguments array and a place in Node's timer lists. Its ping
- * costs no allocation either: the frame is the firing's {@link PingRound},
- * and what the pong is matched against is the round's tag, kept as a number.
+ * The loop's waits are places in shared {@link TimerList}s, not a timer per connection: an idle connection costs a
+ * few fields instead of a Timeout object, its arguments array and a place in Node's timer lists. Its ping costs no
+ * allocation either: the frame is the firing's {@link PingRound}, and what the pong is matched against is the round's
+ * tag, kept as a number.
  */
-export class Keepalive {
-  private readonly host: KeepaliveHost;
-  private readonly interval: number | null;
-  private readonly timeout: number | null;
-  /** Application pings waiting for their pongs, oldest first. */
-  private pings: PendingPing[] | null = null;
-  private state = IDLE;
+export interface KeepaliveEntry extends KeepaliveHost {
+  /** Ms between keepalive pings; null or 0: none. */
+  readonly keepaliveInterval: number | null;
+  /** Ms a keepalive ping waits for its pong; null or 0: no limit. */
+  readonly keepaliveTimeout: number | null;
+  /** IDLE, AWAITING_INTERVAL or AWAITING_PONG: which list the entry is in, if any. */
+  keepaliveState: number;
   /** The tag of the keepalive ping waiting for its pong, -1 if none. */
-  private tag = -1;
+  keepaliveTag: number;
   /**
-   * @internal Position in a TimerList: when the wait ends (keepaliveClock ms) and neighbours. While a keepalive
-   * ping waits for its pong, the wait began when the ping was written: `due` less the wait's duration is when it
-   * was sent (see {@link pingSentAt}), so the ping needs no field of its own.
+   * When the wait ends (keepaliveClock ms). While a keepalive ping waits for its pong, the wait began when the ping
+   * was written: `keepaliveDue` less the wait's duration is when it was sent (see pingSentAt), so the ping needs no
+   * field of its own.
    */
-  due = 0;
+  keepaliveDue: number;
+  /** Neighbours in the list of its wait. */
+  keepalivePrev: KeepaliveEntry | null;
+  keepaliveNext: KeepaliveEntry | null;
+  /** Application pings waiting for their pongs, oldest first. */
+  keepalivePings: PendingPing[] | null;
+}
+
+/** @internal Arms the next keepalive ping (nothing if the interval is null or 0). */
+export function startKeepalive(entry: KeepaliveEntry): void {
+  const interval = entry.keepaliveInterval;
+  if (interval === null || interval <= 0) return;
+  wait(entry, AWAITING_INTERVAL, interval);
+}
+
+/**
+ * @internal Sends a ping with `payload` and resolves with the round-trip time in ms when its pong (or a later
+ * ping's) arrives.
+ */
+export function sendPing(entry: KeepaliveEntry, payload: Buffer): Promise<number> {
+  if (isWaiting(entry, payload) || (entry.keepaliveTag >= 0 && carriesTag(payload, entry.keepaliveTag))) {
+    return Promise.reject(new InvalidState('a ping with the same payload is already waiting for its pong'));
+  }
+  return new Promise((resolve, reject) => {
+    (entry.keepalivePings ??= []).push({ payload, sentAt: keepaliveClock.now(), resolve, reject });
+    entry.sendPingFrame(payload);
+  });
+}
+
+/**
+ * @internal A pong arrived: answers its ping and every earlier one (RFC 6455 §5.5.3: "If an endpoint receives a Ping
+ * frame and has not yet sent Pong frame(s) in response to previous Ping frame(s), the endpoint MAY elect to send a
+ * Pong frame for only the most recently processed Ping frame").
+ * Returns the round-trip time of the ping it answers, or -1 if it answers none.
+ */
+export function receivePong(entry: KeepaliveEntry, payload: Buffer): number {
+  const now = keepaliveClock.now();
+  if (entry.keepaliveTag >= 0 && carriesTag(payload, entry.keepaliveTag)) {
+    const sentAt = pingSentAt(entry);
+    keepaliveAnswered(entry);
+    if (entry.keepalivePings !== null) answerUpTo(entry, sentBefore(entry, sentAt), now);
+    return now - sentAt;
+  }
+  const pings = entry.keepalivePings;
+  if (pings === null) return -1;
+  let index = -1;
+  for (let i = 0; i < pings.length; i++) {
+    if (pings[i]!.payload.equals(payload)) {
+      index = i;
+      break;
+    }
+  }
+  if (index === -1) return -1;
+  const sentAt = pings[index]!.sentAt;
+  // The keepalive ping, if it went out before this one, is answered too.
+  if (entry.keepaliveTag >= 0 && pingSentAt(entry) <= sentAt) keepaliveAnswered(entry);
+  answerUpTo(entry, index + 1, now);
+  return now - sentAt;
+}
+
+/** @internal The connection closed: no more keepalive, waiting pings reject with `error`. */
+export function stopKeepalive(entry: KeepaliveEntry, error: Error): void {
+  leaveList(entry);
+  entry.keepaliveTag = -1;
+  const pings = entry.keepalivePings;
+  entry.keepalivePings = null;
+  if (pings !== null) for (const ping of pings) ping.reject(error);
+}
+
+function isWaiting(entry: KeepaliveEntry, payload: Buffer): boolean {
+  const pings = entry.keepalivePings;
+  return pings !== null && pings.some((p) => p.payload.equals(payload));
+}
+
+/** When the waiting keepalive ping was written: its wait's start (see {@link KeepaliveEntry.keepaliveDue}). */
+function pingSentAt(entry: KeepaliveEntry): number {
+  // Without a pong timeout the next interval's wait starts as the ping is written.
+  return entry.keepaliveDue - (entry.keepaliveState === AWAITING_PONG ? entry.keepaliveTimeout! : entry.keepaliveInterval!);
+}
+
+/** How many application pings went out at or before `sentAt` (they are in order). */
+function sentBefore(entry: KeepaliveEntry, sentAt: number): number {
+  const pings = entry.keepalivePings!;
+  let n = 0;
+  while (n < pings.length && pings[n]!.sentAt <= sentAt) n++;
+  return n;
+}
+
+/** Resolves the first `count` application pings with their round-trip times. */
+function answerUpTo(entry: KeepaliveEntry, count: number, now: number): void {
+  if (count === 0) return;
+  const pings = entry.keepalivePings!;
+  const answered = pings.splice(0, count);
+  if (pings.length === 0) entry.keepalivePings = null;
+  for (const ping of answered) ping.resolve(now - ping.sentAt);
+}
+
+/** The keepalive ping has its pong: the next one is due an interval from now. */
+function keepaliveAnswered(entry: KeepaliveEntry): void {
+  entry.keepaliveTag = -1;
+  if (entry.keepaliveState === AWAITING_PONG) startKeepalive(entry);
+}
+
+/** The list of the entry's wait, by its state (an entry is in a list exactly while its state is not IDLE). */
+function listOf(entry: KeepaliveEntry): TimerList | undefined {
+  const state = entry.keepaliveState;
+  if (state === IDLE) return undefined;
+  return TimerList.existing(state === AWAITING_PONG ? entry.keepaliveTimeout! : entry.keepaliveInterval!);
+}
+
+/** Takes the entry out of its wait's list, if it waits; its state is IDLE after. */
+function leaveList(entry: KeepaliveEntry): void {
+  listOf(entry)?.remove(entry);
+  entry.keepaliveState = IDLE;
+}
+
+function wait(entry: KeepaliveEntry, state: number, ms: number): void {
+  leaveList(entry);
+  entry.keepaliveState = state;
+  TimerList.of(ms).add(entry);
+}
+
+/** A wait in state `state` ended (the entry has left its list and is IDLE): ping, or drop the connection whose pong is overdue. */
+function expired(entry: KeepaliveEntry, state: number): void {
+  if (state === AWAITING_PONG) {
+    entry.keepaliveTag = -1;
+    entry.keepaliveTimedOut();
+    return;
+  }
+  if (state !== AWAITING_INTERVAL || !entry.keepaliveOpen()) return;
+  const ping = currentRound();
+  if (isWaiting(entry, ping.payload)) {
+    // An application ping already uses this payload: try again next interval.
+    startKeepalive(entry);
+    return;
+  }
+  entry.keepaliveTag = ping.tag;
+  entry.sendKeepalivePing(ping.frame, ping.payload);
+  // The wait starts now: its start is the ping's send time (pingSentAt).
+  const timeout = entry.keepaliveTimeout;
+  if (timeout !== null && timeout > 0) wait(entry, AWAITING_PONG, timeout);
+  else startKeepalive(entry);
+}
+
+/**
+ * Ping/pong tracking for a host with no fields of its own for it (a {@link KeepaliveEntry} as an object): what a
+ * connection does in its own fields, for any {@link KeepaliveHost}.
+ */
+export class Keepalive implements KeepaliveEntry {
+  private readonly host: KeepaliveHost;
   /** @internal */
-  prev: Keepalive | null = null;
+  readonly keepaliveInterval: number | null;
   /** @internal */
-  next: Keepalive | null = null;
+  readonly keepaliveTimeout: number | null;
   /** @internal */
-  list: TimerList | null = null;
+  keepaliveState = IDLE;
+  /** @internal */
+  keepaliveTag = -1;
+  /** @internal */
+  keepaliveDue = 0;
+  /** @internal */
+  keepalivePrev: KeepaliveEntry | null = null;
+  /** @internal */
+  keepaliveNext: KeepaliveEntry | null = null;
+  /** @internal */
+  keepalivePings: PendingPing[] | null = null;
 
   constructor(host: KeepaliveHost, interval: number | null, timeout: number | null) {
     this.host = host;
-    this.interval = interval;
-    this.timeout = timeout;
+    this.keepaliveInterval = interval;
+    this.keepaliveTimeout = timeout;
   }
 
   /** Arms the next keepalive ping (nothing if the interval is null or 0). */
   start(): void {
-    if (this.interval === null || this.interval <= 0) return;
-    this.wait(AWAITING_INTERVAL, this.interval);
+    startKeepalive(this);
   }
 
-  /**
-   * Sends a ping with `payload` and resolves with the round-trip time in ms
-   * when its pong (or a later ping's) arrives.
-   */
+  /** Sends a ping with `payload`; resolves with the round-trip time in ms when its pong (or a later ping's) arrives. */
   ping(payload: Buffer): Promise<number> {
-    if (this.isWaiting(payload) || (this.tag >= 0 && carriesTag(payload, this.tag))) {
-      return Promise.reject(new InvalidState('a ping with the same payload is already waiting for its pong'));
-    }
-    return new Promise((resolve, reject) => {
-      (this.pings ??= []).push({ payload, sentAt: keepaliveClock.now(), resolve, reject });
-      this.host.sendPingFrame(payload);
-    });
+    return sendPing(this, payload);
   }
 
-  /**
-   * A pong arrived: answers its ping and every earlier one (RFC 6455 §5.5.3: "If an endpoint receives a Ping frame
-   * and has not yet sent Pong frame(s) in response to previous Ping frame(s), the endpoint MAY elect to send a Pong
-   * frame for only the most recently processed Ping frame").
-   * Returns the round-trip time of the ping it answers, or -1 if it answers none.
-   */
+  /** A pong arrived: the round-trip time of the ping it answers, or -1 (see {@link receivePong}). */
   pong(payload: Buffer): number {
-    const now = keepaliveClock.now();
-    if (this.tag >= 0 && carriesTag(payload, this.tag)) {
-      const sentAt = this.pingSentAt();
-      this.keepaliveAnswered();
-      if (this.pings !== null) this.answerUpTo(this.sentBefore(sentAt), now);
-      return now - sentAt;
-    }
-    const pings = this.pings;
-    if (pings === null) return -1;
-    let index = -1;
-    for (let i = 0; i < pings.length; i++) {
-      if (pings[i]!.payload.equals(payload)) {
-        index = i;
-        break;
-      }
-    }
-    if (index === -1) return -1;
-    const sentAt = pings[index]!.sentAt;
-    // The keepalive ping, if it went out before this one, is answered too.
-    if (this.tag >= 0 && this.pingSentAt() <= sentAt) this.keepaliveAnswered();
-    this.answerUpTo(index + 1, now);
-    return now - sentAt;
+    return receivePong(this, payload);
   }
 
-  /** The connection closed: no more keepalive, waiting pings reject with `error`. */
+  /** No more keepalive; waiting pings reject with `error`. */
   stop(error: Error): void {
-    this.list?.remove(this);
-    this.state = IDLE;
-    this.tag = -1;
-    const pings = this.pings;
-    this.pings = null;
-    if (pings !== null) for (const ping of pings) ping.reject(error);
+    stopKeepalive(this, error);
   }
 
-  private isWaiting(payload: Buffer): boolean {
-    return this.pings !== null && this.pings.some((p) => p.payload.equals(payload));
+  /** @internal */
+  keepaliveOpen(): boolean {
+    return this.host.keepaliveOpen();
   }
 
-  /** When the waiting keepalive ping was written: its wait's start (see {@link due}). */
-  private pingSentAt(): number {
-    // Without a pong timeout the next interval's wait starts as the ping is written.
-    return this.due - (this.state === AWAITING_PONG ? this.timeout! : this.interval!);
+  /** @internal */
+  sendKeepalivePing(frame: Buffer, payload: Buffer): void {
+    this.host.sendKeepalivePing(frame, payload);
   }
 
-  /** How many application pings went out at or before `sentAt` (they are in order). */
-  private sentBefore(sentAt: number): number {
-    const pings = this.pings!;
-    let n = 0;
-    while (n < pings.length && pings[n]!.sentAt <= sentAt) n++;
-    return n;
+  /** @internal */
+  sendPingFrame(payload: Buffer): void {
+    this.host.sendPingFrame(payload);
   }
 
-  /** Resolves the first `count` application pings with their round-trip times. */
-  private answerUpTo(count: number, now: number): void {
-    if (count === 0) return;
-    const pings = this.pings!;
-    const answered = pings.splice(0, count);
-    if (pings.length === 0) this.pings = null;
-    for (const ping of answered) ping.resolve(now - ping.sentAt);
-  }
-
-  /** The keepalive ping has its pong: the next one is due an interval from now. */
-  private keepaliveAnswered(): void {
-    this.tag = -1;
-    if (this.state === AWAITING_PONG) this.start();
-  }
-
-  private wait(state: number, ms: number): void {
-    this.list?.remove(this);
-    this.state = state;
-    TimerList.of(ms).add(this);
-  }
-
-  /** @internal A wait ended: ping, or drop the connection whose pong is overdue. */
-  expired(): void {
-    const state = this.state;
-    this.state = IDLE;
-    if (state === AWAITING_PONG) {
-      this.tag = -1;
-      this.host.keepaliveTimedOut();
-      return;
-    }
-    if (state !== AWAITING_INTERVAL || !this.host.keepaliveOpen()) return;
-    const ping = currentRound();
-    if (this.isWaiting(ping.payload)) {
-      // An application ping already uses this payload: try again next interval.
-      this.start();
-      return;
-    }
-    this.tag = ping.tag;
-    this.host.sendKeepalivePing(ping.frame, ping.payload);
-    // The wait starts now: its start is the ping's send time (pingSentAt).
-    if (this.timeout !== null && this.timeout > 0) this.wait(AWAITING_PONG, this.timeout);
-    else this.start();
+  /** @internal */
+  keepaliveTimedOut(): void {
+    this.host.keepaliveTimedOut();
   }
 }
 
@@ -253,8 +329,8 @@ class TimerList {
   private static readonly lists = new Map<number, TimerList>();
   private readonly duration: number;
   private readonly granularity: number;
-  private head: Keepalive | null = null;
-  private tail: Keepalive | null = null;
+  private head: KeepaliveEntry | null = null;
+  private tail: KeepaliveEntry | null = null;
   private timer: NodeJS.Timeout | null = null;
   /** Inside fire(): entries added meanwhile (a pong wait of the same duration) leave the arming to its end. */
   private firing = false;
@@ -273,25 +349,34 @@ class TimerList {
     return list;
   }
 
-  add(entry: Keepalive): void {
-    entry.due = keepaliveClock.now() + this.duration;
-    entry.list = this;
-    entry.prev = this.tail;
-    entry.next = null;
+  /**
+   * The list of waits of `duration`, which holds every entry waiting that long: a list leaves the map only once
+   * emptied, so an entry finds its list by its wait's duration and needs no field for it.
+   */
+  static existing(duration: number): TimerList | undefined {
+    return TimerList.lists.get(duration);
+  }
+
+  add(entry: KeepaliveEntry): void {
+    entry.keepaliveDue = keepaliveClock.now() + this.duration;
+    entry.keepalivePrev = this.tail;
+    entry.keepaliveNext = null;
     if (this.tail === null) this.head = entry;
-    else this.tail.next = entry;
+    else this.tail.keepaliveNext = entry;
     this.tail = entry;
     // Armed for the head, not for `duration`; not while fire() runs: an entry re-added then (a ping's pong wait when
     // pingTimeout equals pingInterval) must not push the timer past the entries still due after it.
-    if (this.timer === null && !this.firing) this.arm(this.head!.due - keepaliveClock.now());
+    if (this.timer === null && !this.firing) this.arm(this.head!.keepaliveDue - keepaliveClock.now());
   }
 
-  remove(entry: Keepalive): void {
-    if (entry.prev === null) this.head = entry.next;
-    else entry.prev.next = entry.next;
-    if (entry.next === null) this.tail = entry.prev;
-    else entry.next.prev = entry.prev;
-    entry.prev = entry.next = entry.list = null;
+  remove(entry: KeepaliveEntry): void {
+    const prev = entry.keepalivePrev;
+    const next = entry.keepaliveNext;
+    if (prev === null) this.head = next;
+    else prev.keepaliveNext = next;
+    if (next === null) this.tail = prev;
+    else next.keepalivePrev = prev;
+    entry.keepalivePrev = entry.keepaliveNext = null;
     // An emptied list lets its timer go; a timer armed for a removed head just re-arms when it fires.
     if (this.head === null) {
       if (this.timer !== null) clearTimeout(this.timer);
@@ -314,15 +399,17 @@ class TimerList {
       // Node's timer clock counts whole milliseconds: an entry due within the next one is due now.
       const now = keepaliveClock.now() + 1;
       let entry = this.head;
-      while (entry !== null && entry.due <= now) {
+      while (entry !== null && entry.keepaliveDue <= now) {
+        const state = entry.keepaliveState;
         this.remove(entry);
-        entry.expired();
+        entry.keepaliveState = IDLE;
+        expired(entry, state);
         entry = this.head;
       }
     } finally {
       this.firing = false;
       round = null;
-      if (this.head !== null && this.timer === null) this.arm(Math.max(this.granularity, this.head.due - keepaliveClock.now()));
+      if (this.head !== null && this.timer === null) this.arm(Math.max(this.granularity, this.head.keepaliveDue - keepaliveClock.now()));
     }
   }
 }
