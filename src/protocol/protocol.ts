@@ -91,6 +91,10 @@ const F_RSV1 = 64;
 const F_MASKED = 128;
 const F_MESSAGE_COMPRESSED = 256;
 const F_VALIDATING_TEXT = 512;
+/** Two bits of Protocol.flags each: the opcode (TEXT 1, BINARY 2; 0 for none) of a message received and one sent in fragments. */
+const MESSAGE_OPCODE_SHIFT = 10;
+const SENDING_OPCODE_SHIFT = 12;
+const OPCODE_BITS = 3;
 /** Below this size a server frame is sent as one buffer (copy) rather than header + payload. */
 const COPY_THRESHOLD = 1024;
 
@@ -106,10 +110,6 @@ export class Protocol {
   readonly side: Side;
   /** OPEN, CLOSING once a close frame was sent or received, CLOSED after EOF or failure. */
   state: State = State.OPEN;
-  /** The close frame received, if any. */
-  closeReceived: ClosePayload | null = null;
-  /** The close frame sent, if any. */
-  closeSent: ClosePayload | null = null;
   /** The protocol error this connection was failed with, if any. */
   failure: ProtocolError | null = null;
   /** With `deferFailure`: the error found in received data, not yet acted on (see {@link failPending}). */
@@ -124,14 +124,13 @@ export class Protocol {
    * protocol object of every connection, copied by each young-generation GC while connections are set up).
    */
   private flags = 0;
+  /**
+   * What few connections need (see {@link ProtocolExtras}: the closing handshake, a failure, input held, a header
+   * split across chunks, a frame or a message in pieces), made on first use (memory per idle connection).
+   */
+  private extras: ProtocolExtras | null = null;
 
-  /** What was received while parsing was paused (see {@link pauseInput}), not parsed yet. */
-  private held: Buffer[] | null = null;
   private parseState = HEADER;
-  // Allocated on first use: most connections never see a header split across chunks,
-  // a fragmented message or a payload in pieces (memory per idle connection).
-  private headerBuffer: Buffer | null = null;
-  private headerHave = 0;
   private opcode = 0;
   /**
    * The frame's masking key, big-endian, as a signed 32-bit integer (copied into a shared scratch array to unmask):
@@ -140,14 +139,6 @@ export class Protocol {
   private maskWord = 0;
   private payloadLength = 0;
   private payloadReceived = 0;
-  private frameParts: ByteAccumulator | null = null;
-
-  private messageOpcode = 0;
-  private messageFragments = 0;
-  private messageParts: ByteAccumulator | null = null;
-  private utf8Validator: Utf8Validator | null = null;
-  /** TEXT or BINARY while the frames of a fragmented message are being sent, 0 between messages. */
-  private sendingOpcode = 0;
 
   constructor(side: Side, handler: ProtocolHandler, options: ProtocolOptions = {}) {
     this.side = side;
@@ -248,7 +239,60 @@ export class Protocol {
   }
 
   private get utf8(): Utf8Validator {
-    return (this.utf8Validator ??= new Utf8Validator());
+    const extras = this.more;
+    return (extras.utf8Validator ??= new Utf8Validator());
+  }
+
+  /** {@link extras}, made now if it was not. */
+  private get more(): ProtocolExtras {
+    return (this.extras ??= new ProtocolExtras());
+  }
+
+  /** Keeps `chunk` unparsed while input is paused, after what was held before. */
+  private hold(chunk: Buffer): void {
+    const extras = this.more;
+    (extras.held ??= []).push(chunk);
+  }
+
+  /** The close frame received, if any. */
+  get closeReceived(): ClosePayload | null {
+    return this.extras === null ? null : this.extras.closeReceived;
+  }
+
+  set closeReceived(close: ClosePayload | null) {
+    if (close !== null || this.extras !== null) this.more.closeReceived = close;
+  }
+
+  /** The close frame sent, if any. */
+  get closeSent(): ClosePayload | null {
+    return this.extras === null ? null : this.extras.closeSent;
+  }
+
+  set closeSent(close: ClosePayload | null) {
+    if (close !== null || this.extras !== null) this.more.closeSent = close;
+  }
+
+  /** Whether received bytes are held unparsed (input paused); the transport's EOF waits for them. */
+  get holdsInput(): boolean {
+    return this.extras !== null && this.extras.held !== null;
+  }
+
+  /** TEXT or BINARY while a fragmented message is being received, 0 between messages. */
+  private get messageOpcode(): number {
+    return (this.flags >> MESSAGE_OPCODE_SHIFT) & OPCODE_BITS;
+  }
+
+  private set messageOpcode(opcode: number) {
+    this.flags = (this.flags & ~(OPCODE_BITS << MESSAGE_OPCODE_SHIFT)) | (opcode << MESSAGE_OPCODE_SHIFT);
+  }
+
+  /** TEXT or BINARY while the frames of a fragmented message are being sent, 0 between messages. */
+  private get sendingOpcode(): number {
+    return (this.flags >> SENDING_OPCODE_SHIFT) & OPCODE_BITS;
+  }
+
+  private set sendingOpcode(opcode: number) {
+    this.flags = (this.flags & ~(OPCODE_BITS << SENDING_OPCODE_SHIFT)) | (opcode << SENDING_OPCODE_SHIFT);
   }
 
   /** Largest message accepted, in bytes. */
@@ -275,24 +319,20 @@ export class Protocol {
   resumeInput(): void {
     if (!this.inputPaused) return;
     this.inputPaused = false;
-    const held = this.held;
-    this.held = null;
+    const extras = this.extras;
+    const held = extras === null ? null : extras.held;
+    if (held !== null) extras!.held = null;
     // A chunk given while paused again is held after the rest of the one that paused: order is kept.
     if (held !== null) for (const chunk of held) this.receiveData(chunk);
-    if (this.eofPending && this.held === null && !this.inputPaused) {
+    if (this.eofPending && !this.holdsInput && !this.inputPaused) {
       this.eofPending = false;
       this.receiveEof();
     }
   }
 
-  /** Whether received bytes are held unparsed (input paused); the transport's EOF waits for them. */
-  get holdsInput(): boolean {
-    return this.held !== null;
-  }
-
   /** Drops input held unparsed (the connection is being dropped), so that a pending EOF takes effect. */
   discardInput(): void {
-    this.held = null;
+    if (this.extras !== null) this.extras.held = null;
     this.inputPaused = false;
     if (this.eofPending) {
       this.eofPending = false;
@@ -303,31 +343,33 @@ export class Protocol {
   /** Feeds bytes received from the transport. Buffers passed in may be unmasked in place. */
   receiveData(chunk: Buffer): void {
     if (this.inputPaused) {
-      if (!this.inputDone) (this.held ??= []).push(chunk);
+      if (!this.inputDone) this.hold(chunk);
       return;
     }
     const length = chunk.length;
     let pos = 0;
     while (pos < length && !this.inputDone) {
       if (this.inputPaused) {
-        (this.held ??= []).push(chunk.subarray(pos));
+        this.hold(chunk.subarray(pos));
         return;
       }
       if (this.parseState === HEADER) {
         let header: Uint8Array;
         let at: number;
-        if (this.headerHave === 0 && length - pos >= 2 && length - pos >= frameHeaderSize(chunk[pos + 1]!)) {
+        const extras = this.extras;
+        if ((extras === null || extras.headerHave === 0) && length - pos >= 2 && length - pos >= frameHeaderSize(chunk[pos + 1]!)) {
           header = chunk;
           at = pos;
           pos += frameHeaderSize(chunk[pos + 1]!);
         } else {
-          const buffer = (this.headerBuffer ??= Buffer.allocUnsafe(14));
-          while (this.headerHave < 2 && pos < length) buffer[this.headerHave++] = chunk[pos++]!;
-          if (this.headerHave < 2) return;
+          const split = this.more;
+          const buffer = (split.headerBuffer ??= Buffer.allocUnsafe(14));
+          while (split.headerHave < 2 && pos < length) buffer[split.headerHave++] = chunk[pos++]!;
+          if (split.headerHave < 2) return;
           const needed = frameHeaderSize(buffer[1]!);
-          while (this.headerHave < needed && pos < length) buffer[this.headerHave++] = chunk[pos++]!;
-          if (this.headerHave < needed) return;
-          this.headerHave = 0;
+          while (split.headerHave < needed && pos < length) buffer[split.headerHave++] = chunk[pos++]!;
+          if (split.headerHave < needed) return;
+          split.headerHave = 0;
           header = buffer;
           at = 0;
         }
@@ -372,11 +414,12 @@ export class Protocol {
           this.failInput(1007, 'invalid UTF-8 in text message');
           return;
         }
-        (this.frameParts ??= new ByteAccumulator()).append(part, this.payloadLength, true);
+        const frameParts = (this.more.frameParts ??= new ByteAccumulator());
+        frameParts.append(part, this.payloadLength, true);
         this.payloadReceived += take;
         if (this.payloadReceived === this.payloadLength) {
           this.parseState = HEADER;
-          this.frameComplete(this.frameParts.take(), false);
+          this.frameComplete(frameParts.take(), false);
         }
       }
     }
@@ -392,7 +435,7 @@ export class Protocol {
    */
   receiveEof(): void {
     // Bytes that came before the EOF (messages, a close frame) are parsed first, when input resumes.
-    if (this.held !== null) {
+    if (this.holdsInput) {
       this.eofPending = true;
       return;
     }
@@ -490,7 +533,8 @@ export class Protocol {
       // Limits are enforced from the header, before a byte of the payload is buffered.
       // A compressed message's size limit applies once inflated (the codec checks it); its wire size may exceed
       // it by what deflate adds to incompressible data (peers compress everything), and no more.
-      const soFar = opcode === Opcode.CONTINUATION && this.messageParts !== null ? this.messageParts.length : 0;
+      const parts = opcode === Opcode.CONTINUATION ? this.more.messageParts : null;
+      const soFar = parts !== null ? parts.length : 0;
       const compressed = opcode === Opcode.CONTINUATION ? this.messageCompressed : rsv1;
       const settings = this.settings;
       if (soFar + length > (compressed ? settings.maxCompressedSize : settings.maxMessageSize)) {
@@ -499,8 +543,9 @@ export class Protocol {
       if (opcode === Opcode.CONTINUATION) {
         // The budget grows with the payload received: frames that carry data pay their way, empty or tiny ones
         // do not. §7.4.1: 1008 "a message that violates its policy" (1009 is about size, and the size is fine).
-        if (++this.messageFragments > settings.maxFragments + Math.floor(soFar / FRAGMENT_BYTES)) {
-          return this.failInput(1008, `message split into ${this.messageFragments} frames for ${soFar} bytes (limit ${settings.maxFragments} + 1 per ${FRAGMENT_BYTES} bytes)`);
+        const fragments = ++this.more.messageFragments;
+        if (fragments > settings.maxFragments + Math.floor(soFar / FRAGMENT_BYTES)) {
+          return this.failInput(1008, `message split into ${fragments} frames for ${soFar} bytes (limit ${settings.maxFragments} + 1 per ${FRAGMENT_BYTES} bytes)`);
         }
         this.validatingText = this.messageOpcode === Opcode.TEXT && !this.messageCompressed;
       } else {
@@ -542,12 +587,14 @@ export class Protocol {
       this.failInput(1007, 'invalid UTF-8 in text message');
       return;
     }
+    // A message in fragments (§5.4).
+    const extras = this.more;
     if (opcode !== Opcode.CONTINUATION) {
       this.messageOpcode = opcode;
       this.messageCompressed = this.rsv1;
-      this.messageFragments = 1;
+      extras.messageFragments = 1;
     }
-    if (payload.length > 0) (this.messageParts ??= new ByteAccumulator()).append(payload, this.settings.maxMessageSize);
+    if (payload.length > 0) (extras.messageParts ??= new ByteAccumulator()).append(payload, this.settings.maxMessageSize);
     if (!this.fin) return;
     if (this.validatingText && !this.utf8.end()) {
       this.failInput(1007, 'invalid UTF-8 in text message');
@@ -557,8 +604,8 @@ export class Protocol {
     const compressed = this.messageCompressed;
     this.messageOpcode = 0;
     this.messageCompressed = false;
-    this.messageFragments = 0;
-    const message = this.messageParts?.take() ?? EMPTY;
+    extras.messageFragments = 0;
+    const message = extras.messageParts?.take() ?? EMPTY;
     if (binary || compressed) this.handler.onMessage(message, binary, compressed);
     else this.handler.onText(decodeUtf8(message, 0, message.length), message.length);
   }
@@ -748,7 +795,7 @@ export class Protocol {
     this.failure = failureError(code, reason);
     this.pendingFailure = null;
     this.inputDone = true;
-    this.held = null;
+    if (this.extras !== null) this.extras.held = null;
     this.inputPaused = false;
     this.eofPending = false;
     if (this.closeSent === null && this.state !== State.CLOSED) {
@@ -803,6 +850,24 @@ export class Protocol {
       this.handler.onWrite(Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.length));
     }
   }
+}
+
+/**
+ * The state of a protocol that only some connections need, apart from it and made on its first use: every field an
+ * idle connection carries is memory per connection, copied by the young-generation GC while connections are set up.
+ */
+class ProtocolExtras {
+  closeReceived: ClosePayload | null = null;
+  closeSent: ClosePayload | null = null;
+  /** What was received while parsing was paused (see pauseInput), not parsed yet. */
+  held: Buffer[] | null = null;
+  /** A frame header split across chunks, gathered (14 bytes, the longest header). */
+  headerBuffer: Buffer | null = null;
+  headerHave = 0;
+  frameParts: ByteAccumulator | null = null;
+  messageFragments = 0;
+  messageParts: ByteAccumulator | null = null;
+  utf8Validator: Utf8Validator | null = null;
 }
 
 /** A connection's limits and negotiated features: one object for every connection made with the same options. */
