@@ -32,6 +32,8 @@ const F_FLUSH_SCHEDULED = 4;
 const F_CLOSE_SENT = 8;
 const F_TRANSPORT_CLOSED = 16;
 const F_CLOSE_CALLED = 32;
+/** Two bits of Connection.flags: why reading from the socket is paused (PAUSED_QUEUE, PAUSED_BACKLOG). */
+const PAUSED_SHIFT = 8;
 /** Two bits of Connection.flags: the keepalive's state (see KeepaliveEntry.keepaliveState). */
 const KEEPALIVE_SHIFT = 6;
 const KEEPALIVE_BITS = 3 << KEEPALIVE_SHIFT;
@@ -53,6 +55,8 @@ export interface ConnectionInit extends ConnectionOptions {
   head?: Buffer;
   /** Told when the connection closes (the server, to forget it) without a promise per connection. */
   owner?: ConnectionOwner;
+  /** @internal The pub/sub hub of the server (`ws.subscribe`, `ws.publish`). */
+  hub?: Hub | null;
   /** The metrics of the connection's route (server with metrics on), counted into as messages pass. */
   meter?: RouteMeter | null;
   /**
@@ -81,20 +85,12 @@ const DONE: IteratorResult<Message> = Object.freeze({ value: undefined, done: tr
  * burst of sends costs one system call.
  */
 export class Connection implements ProtocolHandler, KeepaliveEntry, AsyncIterable<Message> {
-  /** Which end of the connection this is. */
-  readonly side: Side;
-  /** The subprotocol agreed during the handshake, or null. */
-  readonly subprotocol: string | null;
-  /** The negotiated `Sec-WebSocket-Extensions` value ('' if none). */
-  readonly extensions: string;
   /** The HTTP request that opened the connection (server side). */
   readonly request: RequestInfo | undefined;
   // Made on first use when no router filled them in: most connections never read them (memory per idle connection).
   private paramsValue: Record<string, string> | null = null;
   /** A slot for application data attached to this connection. */
   data: unknown = undefined;
-  /** @internal The pub/sub hub of the server that accepted this connection (set by the server). */
-  hub: Hub | null = null;
   // The last round-trip time in whole microseconds, rounded up: a small integer, where a fractional number of ms would
   // make V8 box the field in a heap number for every connection (memory per idle connection).
   private latencyMicros = 0;
@@ -128,7 +124,6 @@ export class Connection implements ProtocolHandler, KeepaliveEntry, AsyncIterabl
   private pendingFirst: Buffer | null = null;
   private pendingMore: Buffer[] | null = null;
   private pendingBytes = 0;
-  private pausedBy = 0;
   private closeInfo: CloseInfo | null = null;
   /** What few connections need (see {@link ConnectionExtras}), made on first use. */
   private extras: ConnectionExtras | null = null;
@@ -138,13 +133,10 @@ export class Connection implements ProtocolHandler, KeepaliveEntry, AsyncIterabl
   private outboundBytes = 0;
 
   constructor(socket: Transport, side: Side, init: ConnectionInit = {}) {
-    this.side = side;
     this.socket = socket as OwnedSocket;
-    this.subprotocol = init.subprotocol ?? null;
-    this.extensions = init.extensions ?? '';
     this.request = init.request;
     this.codec = init.codec ?? null;
-    this.settings = settingsFor(init);
+    this.settings = settingsFor(side, init);
     this.protocol = new Protocol(side, this, {
       maxMessageSize: init.maxMessageSize,
       maxFragments: init.maxFragments,
@@ -259,6 +251,35 @@ export class Connection implements ProtocolHandler, KeepaliveEntry, AsyncIterabl
 
   private set closeCalled(value: boolean) {
     this.flags = value ? this.flags | F_CLOSE_CALLED : this.flags & ~F_CLOSE_CALLED;
+  }
+
+  /** Which end of the connection this is. */
+  get side(): Side {
+    return this.settings.side;
+  }
+
+  /** The subprotocol agreed during the handshake, or null. */
+  get subprotocol(): string | null {
+    return this.settings.subprotocol;
+  }
+
+  /** The negotiated `Sec-WebSocket-Extensions` value ('' if none). */
+  get extensions(): string {
+    return this.settings.extensions;
+  }
+
+  /** @internal The pub/sub hub of the server that accepted this connection, or null. */
+  get hub(): Hub | null {
+    return this.settings.hub;
+  }
+
+  /** Reasons reading from the socket is paused: PAUSED_QUEUE and PAUSED_BACKLOG bits, 0 when reading. */
+  private get pausedBy(): number {
+    return (this.flags >> PAUSED_SHIFT) & (PAUSED_QUEUE | PAUSED_BACKLOG);
+  }
+
+  private set pausedBy(reasons: number) {
+    this.flags = (this.flags & ~((PAUSED_QUEUE | PAUSED_BACKLOG) << PAUSED_SHIFT)) | (reasons << PAUSED_SHIFT);
   }
 
   /** @internal The keepalive's state (see KeepaliveEntry). */
@@ -1247,6 +1268,10 @@ function noop(): void {}
 
 /** A connection's limits, callbacks and owner: one object for the connections made with the same. */
 interface ConnectionSettings {
+  readonly side: Side;
+  readonly subprotocol: string | null;
+  readonly extensions: string;
+  readonly hub: Hub | null;
   readonly maxQueue: number;
   readonly writeLimit: number;
   readonly backpressureLimit: number;
@@ -1265,7 +1290,11 @@ const ownerlessSettings: ConnectionSettings[] = [];
 const RECENT_SETTINGS = 8;
 
 /** The settings of `init`, shared with the connections made before with the same (memory per idle connection). */
-function settingsFor(init: ConnectionInit): ConnectionSettings {
+function settingsFor(side: Side, init: ConnectionInit): ConnectionSettings {
+  // What the handshake agreed takes few values (most servers offer one subprotocol, or none), hence shared too.
+  const subprotocol = init.subprotocol ?? null;
+  const extensions = init.extensions ?? '';
+  const hub = init.hub ?? null;
   const maxQueue = init.maxQueue ?? 16;
   const writeLimit = init.writeLimit ?? 64 * 1024;
   const backpressureLimit = init.backpressureLimit ?? 16 * 1024 * 1024;
@@ -1282,6 +1311,10 @@ function settingsFor(init: ConnectionInit): ConnectionSettings {
   for (const known of recent) {
     if (
       known.callbacks === callbacks &&
+      known.side === side &&
+      known.subprotocol === subprotocol &&
+      known.extensions === extensions &&
+      known.hub === hub &&
       known.maxQueue === maxQueue &&
       known.writeLimit === writeLimit &&
       known.backpressureLimit === backpressureLimit &&
@@ -1292,7 +1325,7 @@ function settingsFor(init: ConnectionInit): ConnectionSettings {
       return known;
     }
   }
-  const settings = Object.freeze({ maxQueue, writeLimit, backpressureLimit, closeTimeout, pingInterval, pingTimeout, callbacks, owner });
+  const settings = Object.freeze({ side, subprotocol, extensions, hub, maxQueue, writeLimit, backpressureLimit, closeTimeout, pingInterval, pingTimeout, callbacks, owner });
   if (recent.unshift(settings) > RECENT_SETTINGS) recent.pop();
   return settings;
 }

@@ -655,6 +655,7 @@ export class Server implements ConnectionOwner {
       pingTimeout: options.pingTimeout,
       closeTimeout: options.closeTimeout,
       owner: this,
+      hub: this.hub,
       subprotocol: agreement.protocol,
       request,
       codec: agreement.codec,
@@ -663,7 +664,6 @@ export class Server implements ConnectionOwner {
       meter,
     });
     if (route) ws.params = route.params;
-    ws.hub = this.hub;
     if (meter !== null) this.observability!.opened(ws, meter);
     this.connections.add(ws);
     if (callbacks !== null) ws.startCallbacks();
