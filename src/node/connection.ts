@@ -459,7 +459,8 @@ export class Connection implements ProtocolHandler, KeepaliveEntry, AsyncIterabl
     // Plain JavaScript callers get told what was wrong, not "chunks is not async iterable".
     else return quietly(Promise.reject(new TypeError(`send() takes a string, bytes or an (async) iterable of them, not ${describe(data)}`)));
     const binary = typeof payload !== 'string';
-    if (this.codec !== null || this.outbound !== null) return this.sendThroughCodec(payload, binary);
+    if (this.throughCodec(payload)) return this.sendThroughCodec(payload, binary);
+    this.batchTurn();
     const meter = this.meter;
     if (binary) {
       this.protocol.sendBinary(payload as Uint8Array);
@@ -495,11 +496,12 @@ export class Connection implements ProtocolHandler, KeepaliveEntry, AsyncIterabl
     else if (ArrayBuffer.isView(data)) payload = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     else throw new TypeError(`sendNow() takes a string or bytes, not ${describe(data)}`);
     let queued: number;
-    if (this.codec !== null || this.outbound !== null || this.fragmenting !== null) {
+    if (this.fragmenting !== null || this.throughCodec(payload)) {
       // Compression (or a message before this one) is asynchronous: the message is chained behind, as send() does.
       void this.send(payload);
       queued = Math.max(1, typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length);
     } else {
+      this.batchTurn();
       if (typeof payload === 'string') protocol.sendText(payload);
       else protocol.sendBinary(payload);
       queued = socket.writableLength + this.pendingBytes + protocol.batchedBytes - before;
@@ -512,6 +514,17 @@ export class Connection implements ProtocolHandler, KeepaliveEntry, AsyncIterabl
     this.more.drainWanted = true;
     this.watchDrain();
     return SendStatus.BACKPRESSURE;
+  }
+
+  /**
+   * Whether a message goes through permessage-deflate's chain: it may be large enough to compress, or messages before
+   * it are still compressing (order is kept). A UTF-16 unit takes at most 3 bytes of UTF-8, so text under the
+   * threshold by that measure goes out as without compression, unmeasured.
+   */
+  private throughCodec(payload: string | Uint8Array): boolean {
+    if (this.outbound !== null) return true;
+    const codec = this.codec;
+    return codec !== null && codec.shouldEncode(typeof payload === 'string' ? payload.length * 3 : payload.length);
   }
 
   private sendThroughCodec(payload: string | Uint8Array, binary: boolean): Promise<void> {
@@ -1013,8 +1026,23 @@ export class Connection implements ProtocolHandler, KeepaliveEntry, AsyncIterabl
     this.pendingBytes += data.length;
   }
 
-  /** @internal The flush scheduled by {@link onWrite}. */
+  /**
+   * Outside a received chunk's handling (which has its own), the first message sent in a turn opens the protocol's
+   * output batch until the turn's flush, if no other connection holds it: a `for await` handler's replies are written
+   * into one buffer as they are sent, instead of a buffer each joined by the flush.
+   */
+  private batchTurn(): void {
+    if (this.receiving || !this.protocol.beginOutputBatch()) return;
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      scheduleFlush(this);
+    }
+  }
+
+  /** @internal The flush scheduled by {@link onWrite} or {@link batchTurn}. */
   flushTick(): void {
+    // The turn's batch, if this connection holds it, joins the frames to write (onWrite schedules nothing meanwhile).
+    this.protocol.endOutputBatch();
     this.flushScheduled = false;
     this.flushWrites();
   }

@@ -721,10 +721,11 @@ export class Protocol {
 
   /**
    * Until {@link endOutputBatch}, small frames sent are written back to back into one shared buffer and handed to
-   * `onWrite` together (server side; one batch at a time process-wide, a nested one does nothing).
+   * `onWrite` together (server side; one batch at a time process-wide, a nested one does nothing). Returns whether
+   * a batch was opened now.
    */
-  beginOutputBatch(): void {
-    if (this.maskKeys === null) beginBatch(this);
+  beginOutputBatch(): boolean {
+    return this.maskKeys === null && beginBatch(this);
   }
 
   /** Hands what the batch holds to `onWrite` and closes it. */
