@@ -94,8 +94,6 @@ export class Connection implements ProtocolHandler, KeepaliveEntry, AsyncIterabl
   // The last round-trip time in whole microseconds, rounded up: a small integer, where a fractional number of ms would
   // make V8 box the field in a heap number for every connection (memory per idle connection).
   private latencyMicros = 0;
-  /** @internal Its route's metrics, or null with metrics off: then counting costs this one null check. */
-  readonly meter: RouteMeter | null;
 
   private readonly socket: OwnedSocket;
   private readonly protocol: Protocol;
@@ -144,7 +142,6 @@ export class Connection implements ProtocolHandler, KeepaliveEntry, AsyncIterabl
       // Messages complete before a protocol error reach the application before the connection fails.
       deferFailure: true,
     });
-    this.meter = init.meter ?? null;
 
     this.socket[kConnection] = this;
     this.socket.on('data', onSocketData);
@@ -266,6 +263,11 @@ export class Connection implements ProtocolHandler, KeepaliveEntry, AsyncIterabl
   /** The negotiated `Sec-WebSocket-Extensions` value ('' if none). */
   get extensions(): string {
     return this.settings.extensions;
+  }
+
+  /** @internal Its route's metrics, or null with metrics off: then counting costs this one null check. */
+  get meter(): RouteMeter | null {
+    return this.settings.meter;
   }
 
   /** @internal The pub/sub hub of the server that accepted this connection, or null. */
@@ -1300,6 +1302,7 @@ interface ConnectionSettings {
   readonly subprotocol: string | null;
   readonly extensions: string;
   readonly hub: Hub | null;
+  readonly meter: RouteMeter | null;
   readonly maxQueue: number;
   readonly writeLimit: number;
   readonly backpressureLimit: number;
@@ -1311,11 +1314,13 @@ interface ConnectionSettings {
 }
 
 // The settings made last, a few per owner: a server makes its connections with the same options (per route, with
-// callbacks), so a short search finds them without a lookup key built per connection. Kept by owner in a WeakMap, so
-// that a server closed and dropped is not kept alive by its settings.
+// callbacks or metrics; per subprotocol and extension agreed), so a short search finds them without a lookup key built
+// per connection, the last made first. Kept by owner in a WeakMap, so that a server closed and dropped is not kept
+// alive by its settings. Room for as many as a router's routes times the few agreements, so that connections of
+// interleaved routes do not each get their own.
 const settingsByOwner = new WeakMap<ConnectionOwner, ConnectionSettings[]>();
 const ownerlessSettings: ConnectionSettings[] = [];
-const RECENT_SETTINGS = 8;
+const RECENT_SETTINGS = 32;
 
 /** The settings of `init`, shared with the connections made before with the same (memory per idle connection). */
 function settingsFor(side: Side, init: ConnectionInit): ConnectionSettings {
@@ -1323,6 +1328,7 @@ function settingsFor(side: Side, init: ConnectionInit): ConnectionSettings {
   const subprotocol = init.subprotocol ?? null;
   const extensions = init.extensions ?? '';
   const hub = init.hub ?? null;
+  const meter = init.meter ?? null;
   const maxQueue = init.maxQueue ?? 16;
   const writeLimit = init.writeLimit ?? 64 * 1024;
   const backpressureLimit = init.backpressureLimit ?? 16 * 1024 * 1024;
@@ -1343,6 +1349,7 @@ function settingsFor(side: Side, init: ConnectionInit): ConnectionSettings {
       known.subprotocol === subprotocol &&
       known.extensions === extensions &&
       known.hub === hub &&
+      known.meter === meter &&
       known.maxQueue === maxQueue &&
       known.writeLimit === writeLimit &&
       known.backpressureLimit === backpressureLimit &&
@@ -1353,7 +1360,7 @@ function settingsFor(side: Side, init: ConnectionInit): ConnectionSettings {
       return known;
     }
   }
-  const settings = Object.freeze({ side, subprotocol, extensions, hub, maxQueue, writeLimit, backpressureLimit, closeTimeout, pingInterval, pingTimeout, callbacks, owner });
+  const settings = Object.freeze({ side, subprotocol, extensions, hub, meter, maxQueue, writeLimit, backpressureLimit, closeTimeout, pingInterval, pingTimeout, callbacks, owner });
   if (recent.unshift(settings) > RECENT_SETTINGS) recent.pop();
   return settings;
 }

@@ -72,8 +72,6 @@ export const DEFAULT_MAX_FRAGMENTS = 16384;
 /** A message earns one more frame in its fragment budget for every this many bytes of payload. */
 export const FRAGMENT_BYTES = 16;
 
-const HEADER = 0;
-const PAYLOAD = 1;
 /**
  * Single-frame text shorter than this is unmasked and checked for ASCII in one pass over the received chunk; longer
  * text goes through the word-wise (or SIMD) unmask and the native UTF-8 check, which are faster per byte.
@@ -95,6 +93,10 @@ const F_VALIDATING_TEXT = 512;
 const MESSAGE_OPCODE_SHIFT = 10;
 const SENDING_OPCODE_SHIFT = 12;
 const OPCODE_BITS = 3;
+/** Set while the payload of a frame is being parsed (clear: its header). */
+const F_IN_PAYLOAD = 1 << 14;
+/** Four bits of Protocol.flags: the opcode of the frame being parsed. */
+const FRAME_OPCODE_SHIFT = 15;
 /** Below this size a server frame is sent as one buffer (copy) rather than header + payload. */
 const COPY_THRESHOLD = 1024;
 
@@ -106,8 +108,6 @@ const COPY_THRESHOLD = 1024;
  * It never throws on remote input.
  */
 export class Protocol {
-  /** Which end this is. */
-  readonly side: Side;
   /** OPEN, CLOSING once a close frame was sent or received, CLOSED after EOF or failure. */
   state: State = State.OPEN;
   /** The protocol error this connection was failed with, if any. */
@@ -130,8 +130,6 @@ export class Protocol {
    */
   private extras: ProtocolExtras | null = null;
 
-  private parseState = HEADER;
-  private opcode = 0;
   /**
    * The frame's masking key, big-endian, as a signed 32-bit integer (copied into a shared scratch array to unmask):
    * unsigned, keys of 2^31 and up would not be small integers, and V8 would box the field in a heap number.
@@ -141,11 +139,15 @@ export class Protocol {
   private payloadReceived = 0;
 
   constructor(side: Side, handler: ProtocolHandler, options: ProtocolOptions = {}) {
-    this.side = side;
     this.handler = handler;
     this.settings = settingsFor(options);
     // RFC 6455 §5.1: clients MUST mask every frame, servers MUST NOT (a server has no mask keys: see parseHeader).
     this.maskKeys = side === 'client' ? new MaskKeySource() : null;
+  }
+
+  /** Which end this is: the client, the side with mask keys (RFC 6455 §5.1). */
+  get side(): Side {
+    return this.maskKeys === null ? 'server' : 'client';
   }
 
   /** Whether the peer's close frame arrived before ours was sent. */
@@ -353,7 +355,7 @@ export class Protocol {
         this.hold(chunk.subarray(pos));
         return;
       }
-      if (this.parseState === HEADER) {
+      if ((this.flags & F_IN_PAYLOAD) === 0) {
         let header: Uint8Array;
         let at: number;
         const extras = this.extras;
@@ -378,7 +380,7 @@ export class Protocol {
           this.frameComplete(EMPTY, true);
           continue;
         }
-        this.parseState = PAYLOAD;
+        this.flags |= F_IN_PAYLOAD;
         this.payloadReceived = 0;
         continue;
       }
@@ -387,8 +389,8 @@ export class Protocol {
       if (this.payloadReceived === 0 && available >= remaining) {
         const start = pos;
         pos += remaining;
-        this.parseState = HEADER;
-        if (remaining < SHORT_TEXT && this.opcode === Opcode.TEXT && this.fin && !this.rsv1) {
+        this.flags &= ~F_IN_PAYLOAD;
+        if (remaining < SHORT_TEXT && ((this.flags >> FRAME_OPCODE_SHIFT) & 0xf) === Opcode.TEXT && this.fin && !this.rsv1) {
           // The chat-sized message: ASCII text needs no UTF-8 check (§8.1) and decodes a byte per character, from
           // where it lies in the chunk.
           if (unmaskRangeOr(chunk, start, pos, this.masked ? this.maskWord : 0) < 0x80) {
@@ -418,7 +420,7 @@ export class Protocol {
         frameParts.append(part, this.payloadLength, true);
         this.payloadReceived += take;
         if (this.payloadReceived === this.payloadLength) {
-          this.parseState = HEADER;
+          this.flags &= ~F_IN_PAYLOAD;
           this.frameComplete(frameParts.take(), false);
         }
       }
@@ -556,7 +558,7 @@ export class Protocol {
       this.validatingText = false;
     }
     this.fin = fin;
-    this.opcode = opcode;
+    this.flags = (this.flags & ~(0xf << FRAME_OPCODE_SHIFT)) | (opcode << FRAME_OPCODE_SHIFT);
     this.rsv1 = rsv1;
     this.masked = masked;
     this.payloadLength = length;
@@ -565,7 +567,7 @@ export class Protocol {
 
   /** `whole` is true when the payload arrived in one piece (and was not yet UTF-8 checked). */
   private frameComplete(payload: Buffer, whole: boolean): void {
-    const opcode = this.opcode;
+    const opcode = (this.flags >> FRAME_OPCODE_SHIFT) & 0xf;
     if (opcode >= 8) {
       this.controlFrame(opcode, payload);
       return;
