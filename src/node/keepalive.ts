@@ -94,9 +94,10 @@ export interface KeepaliveEntry extends KeepaliveHost {
   /** The tag of the keepalive ping waiting for its pong, -1 if none. */
   keepaliveTag: number;
   /**
-   * When the wait ends (keepaliveClock ms). While a keepalive ping waits for its pong, the wait began when the ping
-   * was written: `keepaliveDue` less the wait's duration is when it was sent (see pingSentAt), so the ping needs no
-   * field of its own.
+   * When the wait ends, in whole microseconds after its list's base (see {@link TimerList.dueOf}): a small integer,
+   * where a time in fractional ms would make V8 box the field in a heap number (memory per idle connection). While a
+   * keepalive ping waits for its pong, the wait began when the ping was written: the wait's end less its duration is
+   * when it was sent (see pingSentAt), so the ping needs no field of its own.
    */
   keepaliveDue: number;
   /** Neighbours in the list of its wait. */
@@ -174,8 +175,10 @@ function isWaiting(entry: KeepaliveEntry, payload: Buffer): boolean {
 
 /** When the waiting keepalive ping was written: its wait's start (see {@link KeepaliveEntry.keepaliveDue}). */
 function pingSentAt(entry: KeepaliveEntry): number {
+  const list = listOf(entry);
+  if (list === undefined) return keepaliveClock.now();
   // Without a pong timeout the next interval's wait starts as the ping is written.
-  return entry.keepaliveDue - (entry.keepaliveState === AWAITING_PONG ? entry.keepaliveTimeout! : entry.keepaliveInterval!);
+  return list.dueOf(entry) - (entry.keepaliveState === AWAITING_PONG ? entry.keepaliveTimeout! : entry.keepaliveInterval!);
 }
 
 /** How many application pings went out at or before `sentAt` (they are in order). */
@@ -312,6 +315,12 @@ export class Keepalive implements KeepaliveEntry {
   }
 }
 
+/**
+ * How long a list's base stays, in ms, before its entries' ends are counted from a later one: they are then at most
+ * this plus the wait's duration in µs, small integers for waits of up to a quarter of an hour (2^30 µs is 17.9 min).
+ */
+const REBASE_AFTER = 60_000;
+
 /** The coarsest a list's firings get, in ms: a ping or a timeout is at most this late. */
 const MAX_GRANULARITY = 20;
 
@@ -334,9 +343,12 @@ class TimerList {
   private timer: NodeJS.Timeout | null = null;
   /** Inside fire(): entries added meanwhile (a pong wait of the same duration) leave the arming to its end. */
   private firing = false;
+  /** The keepaliveClock ms its entries' ends are counted from, in whole µs (moved on as time passes: see rebase). */
+  private base: number;
 
   private constructor(duration: number) {
     this.duration = duration;
+    this.base = Math.floor(keepaliveClock.now());
     this.granularity = Math.min(MAX_GRANULARITY, Math.max(1, Math.floor(duration / 1000)));
   }
 
@@ -357,8 +369,13 @@ class TimerList {
     return TimerList.lists.get(duration);
   }
 
+  /** When the wait of `entry`, one of this list's, ends (keepaliveClock ms). */
+  dueOf(entry: KeepaliveEntry): number {
+    return this.base + entry.keepaliveDue / 1000;
+  }
+
   add(entry: KeepaliveEntry): void {
-    entry.keepaliveDue = keepaliveClock.now() + this.duration;
+    entry.keepaliveDue = Math.round((keepaliveClock.now() + this.duration - this.base) * 1000);
     entry.keepalivePrev = this.tail;
     entry.keepaliveNext = null;
     if (this.tail === null) this.head = entry;
@@ -366,7 +383,7 @@ class TimerList {
     this.tail = entry;
     // Armed for the head, not for `duration`; not while fire() runs: an entry re-added then (a ping's pong wait when
     // pingTimeout equals pingInterval) must not push the timer past the entries still due after it.
-    if (this.timer === null && !this.firing) this.arm(this.head!.keepaliveDue - keepaliveClock.now());
+    if (this.timer === null && !this.firing) this.arm(this.dueOf(this.head!) - keepaliveClock.now());
   }
 
   remove(entry: KeepaliveEntry): void {
@@ -399,7 +416,7 @@ class TimerList {
       // Node's timer clock counts whole milliseconds: an entry due within the next one is due now.
       const now = keepaliveClock.now() + 1;
       let entry = this.head;
-      while (entry !== null && entry.keepaliveDue <= now) {
+      while (entry !== null && this.dueOf(entry) <= now) {
         const state = entry.keepaliveState;
         this.remove(entry);
         entry.keepaliveState = IDLE;
@@ -409,8 +426,21 @@ class TimerList {
     } finally {
       this.firing = false;
       round = null;
-      if (this.head !== null && this.timer === null) this.arm(Math.max(this.granularity, this.head.keepaliveDue - keepaliveClock.now()));
+      if (this.head !== null && this.timer === null) this.arm(Math.max(this.granularity, this.dueOf(this.head) - keepaliveClock.now()));
+      if (this.head !== null && keepaliveClock.now() - this.base > REBASE_AFTER) this.rebase();
     }
+  }
+
+  /**
+   * Moves the base to now (whole ms) and every entry's end back by as much: ends stay small integers of µs for as
+   * long as the list lives (a list with entries in it every firing lives as long as the process). One pass over the
+   * list every {@link REBASE_AFTER} ms.
+   */
+  private rebase(): void {
+    const shift = Math.floor(keepaliveClock.now() - this.base);
+    this.base += shift;
+    const micros = shift * 1000;
+    for (let entry = this.head; entry !== null; entry = entry.keepaliveNext) entry.keepaliveDue -= micros;
   }
 }
 

@@ -197,4 +197,30 @@ describe('keepalive timers and pings', () => {
       assert.ok(delay >= 20_000 - 1 && delay <= 20_000 + 20 + 1, `connection ${i} pinged ${delay} ms after its start`);
     });
   });
+
+  it('a list that lives for minutes (its ends counted from a later base) still pings every interval and times each pong exactly', () => {
+    // Two connections half an interval apart keep the list from emptying, so it lives on, its base moved every 60 s.
+    const a = recorder();
+    const b = recorder();
+    const k = keepalive(a, INTERVAL, null);
+    advance(INTERVAL / 2);
+    keepalive(b, INTERVAL, null);
+    const startedAt = Date.now();
+    while (Date.now() - startedAt < 150_000) {
+      const seen = a.pings.length;
+      for (let waited = 0; a.pings.length === seen; waited++) {
+        assert.ok(waited <= INTERVAL + LATE, `ping ${seen} came within an interval and ${LATE} ms`);
+        advance(1);
+      }
+      advance(7);
+      assert.equal(k.pong(Buffer.from(a.pings.at(-1)!.payload)), 7, `ping ${seen}'s round trip`);
+    }
+    for (const host of [a, b]) {
+      for (let i = 1; i < host.pings.length; i++) {
+        const gap = host.pings[i]!.at - host.pings[i - 1]!.at;
+        assert.ok(gap >= INTERVAL - 1 && gap <= INTERVAL + LATE, `pings ${i - 1} and ${i} ${gap} ms apart`);
+      }
+    }
+    assert.ok(b.pings.length >= 149);
+  });
 });
