@@ -1,6 +1,6 @@
 /**
- * What a connection keeps on its socket (memory per idle connection), over real loopback sockets: its 'end' listener
- * merged with Node's own, and the behaviour both stand for kept.
+ * What a connection keeps (memory per idle connection), over real loopback sockets: its 'end' listener merged with
+ * Node's own, the peer's address kept once, the request's headers kept as text; the behaviour each stands for kept.
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
@@ -68,7 +68,7 @@ describe("a connection's socket", () => {
     }
   });
 
-  it('makes ws.request from the head it kept on first read, as the handshake saw it', async () => {
+  it('reads ws.request and its headers, kept as the head\'s text until first read, as the handshake saw them', async () => {
     let opened!: (ws: Connection) => void;
     const open = new Promise<Connection>((resolve) => (opened = resolve));
     const server = await startServer({ open: (ws) => opened(ws) });
@@ -78,7 +78,8 @@ describe("a connection's socket", () => {
       await client.close();
       await within(ws.closed, 5000, 'the connection closed');
       const request = ws.request!;
-      assert.equal(request, ws.request, 'made once');
+      assert.equal(request, ws.request);
+      assert.equal(request.headers, request.headers, 'the headers made once');
       assert.equal(request.path, '/chat/room');
       assert.equal(request.target, '/chat/room?id=7&x=a%20b');
       assert.equal(request.query.get('x'), 'a b');
