@@ -14,6 +14,7 @@ import type { Transport } from './transport.js';
 import { MessageQueue } from './message-queue.js';
 import type { PreparedMessage } from './prepared-message.js';
 import type { ConnectionOptions, Message, RequestInfo, SendData } from './types.js';
+import { withBit } from '../protocol/bits.js';
 
 const kConnection = Symbol('wskit.connection');
 type OwnedSocket = Transport & { [kConnection]?: Connection };
@@ -202,7 +203,7 @@ export class Connection implements ProtocolHandler, KeepaliveEntry, AsyncIterabl
   }
 
   private set receiving(value: boolean) {
-    this.flags = value ? this.flags | F_RECEIVING : this.flags & ~F_RECEIVING;
+    this.flags = withBit(this.flags, F_RECEIVING, value);
   }
 
   /** This turn's frames were handed to the socket, corked until the next tick (see spillWrites). */
@@ -211,7 +212,7 @@ export class Connection implements ProtocolHandler, KeepaliveEntry, AsyncIterabl
   }
 
   private set spilled(value: boolean) {
-    this.flags = value ? this.flags | F_SPILLED : this.flags & ~F_SPILLED;
+    this.flags = withBit(this.flags, F_SPILLED, value);
   }
 
   /** A flush of this turn's frames is scheduled (see onWrite). */
@@ -220,7 +221,7 @@ export class Connection implements ProtocolHandler, KeepaliveEntry, AsyncIterabl
   }
 
   private set flushScheduled(value: boolean) {
-    this.flags = value ? this.flags | F_FLUSH_SCHEDULED : this.flags & ~F_FLUSH_SCHEDULED;
+    this.flags = withBit(this.flags, F_FLUSH_SCHEDULED, value);
   }
 
   /** We sent a Close frame (close()): the socket is read to the peer's Close whatever the queue holds. */
@@ -229,7 +230,7 @@ export class Connection implements ProtocolHandler, KeepaliveEntry, AsyncIterabl
   }
 
   private set closeSent(value: boolean) {
-    this.flags = value ? this.flags | F_CLOSE_SENT : this.flags & ~F_CLOSE_SENT;
+    this.flags = withBit(this.flags, F_CLOSE_SENT, value);
   }
 
   /** The socket emitted 'close'; the connection is closed once input held for the reader is parsed. */
@@ -238,7 +239,7 @@ export class Connection implements ProtocolHandler, KeepaliveEntry, AsyncIterabl
   }
 
   private set transportClosed(value: boolean) {
-    this.flags = value ? this.flags | F_TRANSPORT_CLOSED : this.flags & ~F_TRANSPORT_CLOSED;
+    this.flags = withBit(this.flags, F_TRANSPORT_CLOSED, value);
   }
 
   /** close() was called: readyState is CLOSING from then on. */
@@ -247,7 +248,7 @@ export class Connection implements ProtocolHandler, KeepaliveEntry, AsyncIterabl
   }
 
   private set closeCalled(value: boolean) {
-    this.flags = value ? this.flags | F_CLOSE_CALLED : this.flags & ~F_CLOSE_CALLED;
+    this.flags = withBit(this.flags, F_CLOSE_CALLED, value);
   }
 
   /** Which end of the connection this is. */

@@ -6,6 +6,7 @@ import { applyMask, unmaskRangeOr } from './mask.js';
 import { Opcode } from './opcodes.js';
 import { decodeAscii, decodeUtf8, isValidUtf8, Utf8Validator } from './utf8.js';
 import { InvalidState, PayloadTooBig, ProtocolError } from '../errors.js';
+import { withBit } from './bits.js';
 
 /** Which end of the connection this is. Clients mask their frames; servers must not. */
 export type Side = 'server' | 'client';
@@ -156,7 +157,7 @@ export class Protocol {
   }
 
   set closeReceivedFirst(value: boolean) {
-    this.flags = value ? this.flags | F_CLOSE_RECEIVED_FIRST : this.flags & ~F_CLOSE_RECEIVED_FIRST;
+    this.flags = withBit(this.flags, F_CLOSE_RECEIVED_FIRST, value);
   }
 
   /** Nothing more is parsed: a close frame arrived, the transport ended, or the connection failed. */
@@ -165,7 +166,7 @@ export class Protocol {
   }
 
   private set inputDone(value: boolean) {
-    this.flags = value ? this.flags | F_INPUT_DONE : this.flags & ~F_INPUT_DONE;
+    this.flags = withBit(this.flags, F_INPUT_DONE, value);
   }
 
   /** Parsing is paused (see {@link pauseInput}); `held` is what was received and not parsed yet. */
@@ -174,7 +175,7 @@ export class Protocol {
   }
 
   private set inputPaused(value: boolean) {
-    this.flags = value ? this.flags | F_INPUT_PAUSED : this.flags & ~F_INPUT_PAUSED;
+    this.flags = withBit(this.flags, F_INPUT_PAUSED, value);
   }
 
   /** The transport's EOF came while input was held: it takes effect once that input is parsed. */
@@ -183,7 +184,7 @@ export class Protocol {
   }
 
   private set eofPending(value: boolean) {
-    this.flags = value ? this.flags | F_EOF_PENDING : this.flags & ~F_EOF_PENDING;
+    this.flags = withBit(this.flags, F_EOF_PENDING, value);
   }
 
   /** `onEnd` was called: the transport is being closed. */
@@ -192,7 +193,7 @@ export class Protocol {
   }
 
   private set endRequested(value: boolean) {
-    this.flags = value ? this.flags | F_END_REQUESTED : this.flags & ~F_END_REQUESTED;
+    this.flags = withBit(this.flags, F_END_REQUESTED, value);
   }
 
   /** The FIN bit of the frame being parsed. */
@@ -201,7 +202,7 @@ export class Protocol {
   }
 
   private set fin(value: boolean) {
-    this.flags = value ? this.flags | F_FIN : this.flags & ~F_FIN;
+    this.flags = withBit(this.flags, F_FIN, value);
   }
 
   /** The RSV1 bit of the frame being parsed. */
@@ -210,7 +211,7 @@ export class Protocol {
   }
 
   private set rsv1(value: boolean) {
-    this.flags = value ? this.flags | F_RSV1 : this.flags & ~F_RSV1;
+    this.flags = withBit(this.flags, F_RSV1, value);
   }
 
   /** Whether the frame being parsed is masked. */
@@ -219,7 +220,7 @@ export class Protocol {
   }
 
   private set masked(value: boolean) {
-    this.flags = value ? this.flags | F_MASKED : this.flags & ~F_MASKED;
+    this.flags = withBit(this.flags, F_MASKED, value);
   }
 
   /** The message being received in fragments is compressed. */
@@ -228,7 +229,7 @@ export class Protocol {
   }
 
   private set messageCompressed(value: boolean) {
-    this.flags = value ? this.flags | F_MESSAGE_COMPRESSED : this.flags & ~F_MESSAGE_COMPRESSED;
+    this.flags = withBit(this.flags, F_MESSAGE_COMPRESSED, value);
   }
 
   /** The frame being parsed is text checked as UTF-8 as it arrives. */
@@ -237,7 +238,7 @@ export class Protocol {
   }
 
   private set validatingText(value: boolean) {
-    this.flags = value ? this.flags | F_VALIDATING_TEXT : this.flags & ~F_VALIDATING_TEXT;
+    this.flags = withBit(this.flags, F_VALIDATING_TEXT, value);
   }
 
   private get utf8(): Utf8Validator {
